@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * sovd's configuration: a JSON file (default /etc/sovd/sovd.conf), command
+ * line overrides on top, the embedded default (test driver, demo tags)
+ * when there is neither. Unknown keys are errors: a typo must not silently
+ * leave a security setting at its default.
+ *
+ * A struct config is immutable once loaded and reference-counted, so a
+ * SIGHUP reload can swap it while requests still use the old one.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "sovd/errors.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/sovd/sovd.conf"
+#define CONFIG_MAX_SIZE (1024 * 1024)
+#define CONFIG_DEFAULT_MAX_BODY (1024 * 1024)
+
+enum role {
+        ROLE_NONE,
+        ROLE_READER,
+        ROLE_OPERATOR,
+        ROLE_ADMIN,
+        _ROLE_MAX,
+};
+
+const char *role_to_string(enum role r);
+int role_from_string(const char *s);
+
+struct role_mapping {
+        char *group;
+        unsigned gid; /* resolved when the configuration is loaded */
+        enum role role;
+};
+
+struct config {
+        int n_ref;
+        char *source; /* file it came from, NULL for the embedded default */
+        char *libvirt_uri;
+        char **listen; /* NULL-terminated: "unix:/run/sovd/sovd.sock" */
+        char *state_dir;
+        int log_level;
+        size_t max_body_bytes;
+        unsigned max_connections;
+        struct role_mapping *unix_roles;
+        size_t n_unix_roles;
+        struct json_object *host_tags; /* validated object */
+};
+
+/* The embedded default: test:///default, a socket in the runtime directory, demo tags. */
+int config_new_default(struct config **ret);
+
+/*
+ * Parses a configuration document. @origin names it in messages (a file
+ * name). Keys absent from the document take the defaults, except
+ * host_tags, which are empty: a real host is untagged until told otherwise.
+ */
+int config_parse(const char *json, size_t len, const char *origin, struct config **ret, struct sovd_err *err);
+
+/* Reads and parses @path. */
+int config_load(const char *path, struct config **ret, struct sovd_err *err);
+
+/* Validates a listen address ("unix:/abs/path"); fills @err. */
+int config_check_listen(const char *addr, struct sovd_err *err);
+
+/* Replaces the listen list (command line --listen), the URI or the state dir. */
+int config_set_listen(struct config *c, char **listen);
+int config_set_string(char **field, const char *value);
+
+/* The role of a caller in groups @gids, highest mapping wins; ROLE_NONE when unmapped. */
+enum role config_role_for_groups(const struct config *c, const unsigned *gids, size_t n_gids);
+
+struct config *config_ref(struct config *c);
+struct config *config_unref(struct config *c);
+DEFINE_POINTER_CLEANUP(struct config, config_unref)
+#define _cleanup_config_ _cleanup_(config_unrefp)

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Validation of identifiers that come from outside and end up in domain XML,
+ * file names and logs. The alphabets are deliberately small: a name that
+ * passes can be written anywhere without escaping surprises, and "../x" or
+ * "a</name>" never does.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* VM, tenant, policy, pool, volume and network names: 1-64 of [A-Za-z0-9._-], first alnum. */
+#define NAME_MAX_LEN 64
+bool name_is_valid(const char *s);
+
+/* Label keys: 1-63 of [a-z0-9._/-], first a letter or digit. */
+#define LABEL_KEY_MAX_LEN 63
+bool label_key_is_valid(const char *s);
+
+/* Label values: up to 256 bytes of valid UTF-8 without control characters. */
+#define LABEL_VALUE_MAX_LEN 256
+bool label_value_is_valid(const char *s);
+
+/* Canonical lower-case 36-character UUID text. */
+bool uuid_text_is_valid(const char *s);
+
+/* True when @s is valid UTF-8 with no C0/C1 control characters nor DEL. */
+bool utf8_is_printable(const char *s, size_t len);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * VM operations as the API offers them, composed from the libvirt layer and
+ * the binding. Each call takes the shared connection itself and fails with
+ * -SOVD_E_LIBVIRT_DOWN while libvirt is away. Thread-safe.
+ */
+
+#include <stdbool.h>
+
+#include "sovd/binding.h"
+#include "sovd/virt-vm.h"
+#include "sovd/vm-spec.h"
+
+struct vm_disk_ref {
+        char *pool;   /* NULL when the disk is not a volume of a known pool */
+        char *volume;
+        bool created_by_sovd;
+};
+
+struct vm_view {
+        struct virt_domain domain;
+        struct binding *binding;  /* NULL: a domain sovd does not manage */
+        char *binding_error;      /* the metadata exists but is not a valid binding */
+        struct vm_disk_ref *disk_refs; /* parallel to domain.disks; NULL in lists */
+};
+
+void vm_view_done(struct vm_view *v);
+void vm_view_array_free(struct vm_view *a, size_t n);
+
+struct vm_filter {
+        const char *tenant; /* NULL: any */
+        int state;          /* enum vm_state, or -1: any */
+};
+
+int vm_service_list(const struct vm_filter *f, struct vm_view **ret, size_t *ret_n, struct sovd_err *err);
+int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err);
+
+/*
+ * Creates volumes, writes the binding and defines the domain. On any
+ * failure everything created so far is removed again and @err says what
+ * failed (and, should the clean-up itself fail, what was left behind).
+ */
+int vm_service_create(const struct vm_spec *spec, const char *request_id, char ret_uuid[static ID_TEXT_LEN],
+                      struct sovd_err *err);
+
+/* Undefines an inactive VM; with @delete_storage also the volumes sovd created for it. */
+int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *err);
+
+int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err);
