@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sovd: wiring only. Threads, each with one job:
+ *   main          sd-event loop: signals (TERM/INT stop, HUP reload), watchdog
+ *   sovd-libvirt  libvirt's event loop: domain events, reconnection
+ *   MHD workers   one small pool per listener: HTTP requests
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "sovd/api.h"
+#include "sovd/config.h"
+#include "sovd/fileio.h"
+#include "sovd/log.h"
+#include "sovd/time-util.h"
+#include "sovd/version.h"
+#include "sovd/virt-conn.h"
+
+struct options {
+        const char *config_path;
+        const char *libvirt_uri;
+        const char *state_dir;
+        char **listen;
+        size_t n_listen;
+};
+
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary */
+static char listen_summary[512];
+static const char *config_source;
+static struct config *active_config; /* main thread only */
+
+static void help(void) {
+        printf("Usage: sovd [OPTIONS]\n\n"
+               "Sovereign hypervisor management agent: drives libvirt and serves the sovd API.\n\n"
+               "  -c --config FILE        JSON configuration (default %s when it exists,\n"
+               "                          else the embedded default: test:///default, demo tags)\n"
+               "  -u --libvirt-uri URI    libvirt connection URI (overrides the configuration)\n"
+               "  -l --listen ADDR        listen on unix:PATH (repeatable; overrides the configuration)\n"
+               "  -s --state-dir DIR      state directory (overrides the configuration)\n"
+               "     --check-config       validate the configuration and exit\n"
+               "     --dump-routes        print the API routes and exit\n"
+               "  -h --help               show this help\n"
+               "     --version            show the version\n",
+               CONFIG_DEFAULT_PATH);
+}
+
+static void update_status(bool connected, const char *reason) {
+        struct virt_status st;
+
+        virt_get_status(&st);
+        pthread_mutex_lock(&status_lock);
+        (void) sd_notifyf(0, "STATUS=Serving on %s; libvirt %s%s%s", listen_summary,
+                          connected ? "connected to " : "disconnected: ", connected ? st.uri : st.error, "");
+        pthread_mutex_unlock(&status_lock);
+}
+
+static void on_libvirt_state(bool connected, const char *reason, void *userdata) {
+        update_status(connected, reason);
+}
+
+static void on_domain_event(const char *uuid, const char *name, const char *event, void *userdata) {
+        log_emit(LOG_DEBUG, LOG_FIELDS({ "SOVD_VM_UUID", uuid }, { "SOVD_EVENT", event }), "domain '%s' %s", name,
+                 event);
+}
+
+static int parse_args(int argc, char **argv, struct options *o) {
+        enum { ARG_VERSION = 0x100, ARG_DUMP_ROUTES, ARG_CHECK_CONFIG };
+        static const struct option longopts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "libvirt-uri", required_argument, NULL, 'u' },
+                { "listen", required_argument, NULL, 'l' },
+                { "state-dir", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "dump-routes", no_argument, NULL, ARG_DUMP_ROUTES },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                {},
+        };
+        int c, check_only = 0;
+
+        while ((c = getopt_long(argc, argv, "c:u:l:s:h", longopts, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        o->config_path = optarg;
+                        break;
+                case 'u':
+                        if (!*optarg) {
+                                fprintf(stderr, "sovd: --libvirt-uri needs a URI\n");
+                                return -EINVAL;
+                        }
+                        o->libvirt_uri = optarg;
+                        break;
+                case 'l': {
+                        struct sovd_err err;
+                        char **l;
+                        if (config_check_listen(optarg, &err) < 0) {
+                                fprintf(stderr, "sovd: --listen: %s\n", err.msg);
+                                return -EINVAL;
+                        }
+                        l = realloc(o->listen, (o->n_listen + 2) * sizeof(char *));
+                        if (!l)
+                                return -ENOMEM;
+                        o->listen = l;
+                        o->listen[o->n_listen] = strdup(optarg);
+                        if (!o->listen[o->n_listen])
+                                return -ENOMEM;
+                        o->listen[++o->n_listen] = NULL;
+                        break;
+                }
+                case 's':
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "sovd: --state-dir must be an absolute path\n");
+                                return -EINVAL;
+                        }
+                        o->state_dir = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("sovd %s\n", SOVD_VERSION);
+                        return 0;
+                case ARG_DUMP_ROUTES:
+                        api_dump_routes(stdout);
+                        return 0;
+                case ARG_CHECK_CONFIG:
+                        check_only = 1;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "sovd: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return check_only ? 2 : 1;
+}
+
+/* The file to read: --config, else the default path when present, else none (embedded default). */
+static const char *config_file(const struct options *o) {
+        if (o->config_path)
+                return o->config_path;
+        if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+                return CONFIG_DEFAULT_PATH;
+        return NULL;
+}
+
+static int load_config(const struct options *o, struct config **ret, struct sovd_err *err) {
+        _cleanup_config_ struct config *c = NULL;
+        const char *path = config_file(o);
+        int r;
+
+        r = path ? config_load(path, &c, err) : config_new_default(&c);
+        if (r < 0)
+                return r;
+        if (o->libvirt_uri && (r = config_set_string(&c->libvirt_uri, o->libvirt_uri)) < 0)
+                return r;
+        if (o->state_dir && (r = config_set_string(&c->state_dir, o->state_dir)) < 0)
+                return r;
+        if (o->n_listen > 0) {
+                char **l = calloc(o->n_listen + 1, sizeof(char *));
+                if (!l)
+                        return -ENOMEM;
+                for (size_t i = 0; i < o->n_listen; i++)
+                        if (!(l[i] = strdup(o->listen[i]))) {
+                                strv_free(l);
+                                return -ENOMEM;
+                        }
+                config_set_listen(c, l);
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_info("received %s, stopping", strsignal((int) si->ssi_signo));
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        const struct options *o = userdata;
+        _cleanup_config_ struct config *c = NULL;
+        struct sovd_err err = {};
+        int r;
+
+        (void) sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading configuration",
+                          (unsigned long long) now_monotonic_usec());
+        r = load_config(o, &c, &err);
+        if (r < 0) {
+                log_error("reload failed, keeping the previous configuration: %s",
+                          err.msg[0] ? err.msg : strerror(-r));
+                (void) sd_notifyf(0, "READY=1\nSTATUS=Reload failed (%s); previous configuration kept", err.msg);
+                return 0;
+        }
+        /* Sockets, libvirt connection and state directory are set up once; say so rather than ignore it. */
+        if (!streq(c->libvirt_uri, active_config->libvirt_uri))
+                log_warning("reload: libvirt_uri changed; it takes effect at the next restart");
+        if (!streq(c->state_dir, active_config->state_dir))
+                log_warning("reload: state_dir changed; it takes effect at the next restart");
+        log_set_max_level(c->log_level);
+        api_set_config(c);
+        config_unref(active_config);
+        active_config = TAKE_PTR(c);
+        log_info("configuration reloaded from %s", config_source ? config_source : "the embedded default");
+        (void) sd_notify(0, "READY=1");
+        struct virt_status st;
+        virt_get_status(&st);
+        update_status(st.connected, NULL);
+        return 0;
+}
+
+static int start_listeners(const struct config *c) {
+        struct sovd_err err = {};
+        int n, r;
+        size_t off = 0;
+
+        n = sd_listen_fds(1);
+        if (n < 0) {
+                log_error("socket activation failed: %s", strerror(-n));
+                return n;
+        }
+        if (n > 0) {
+                for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+                                log_error("socket-activated fd %d is not a listening stream socket", fd);
+                                return -EINVAL;
+                        }
+                        r = api_serve(fd, "a socket-activated listener", &err);
+                        if (r < 0) {
+                                log_error("%s", err.msg);
+                                return r;
+                        }
+                }
+                snprintf(listen_summary, sizeof(listen_summary), "%d socket-activated listener%s", n,
+                         n > 1 ? "s" : "");
+                log_info("serving on %s", listen_summary);
+                return 0;
+        }
+        for (char **l = c->listen; l && *l; l++) {
+                int fd;
+
+                /* Only unix: addresses pass config validation in this version. */
+                r = api_bind_unix(*l + strlen("unix:"), &fd, &err);
+                if (r >= 0)
+                        r = api_serve(fd, *l, &err);
+                if (r < 0) {
+                        log_error("cannot listen on %s: %s", *l, err.msg);
+                        return r;
+                }
+                log_info("serving the sovd API on %s", *l);
+                off += (size_t) snprintf(listen_summary + off, off < sizeof(listen_summary) ? sizeof(listen_summary) - off : 0,
+                                         "%s%s", off ? ", " : "", *l);
+                if (off >= sizeof(listen_summary))
+                        off = sizeof(listen_summary) - 1;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        struct options opts = {};
+        struct idempotency_store *idem = NULL;
+        sd_event *event = NULL;
+        struct sovd_err err = {};
+        sigset_t mask;
+        int r, mode;
+
+        log_setup();
+        mode = parse_args(argc, argv, &opts);
+        if (mode <= 0) {
+                strv_free(opts.listen);
+                return mode == 0 ? EXIT_SUCCESS : 2;
+        }
+        config_source = config_file(&opts);
+        r = load_config(&opts, &active_config, &err);
+        if (r < 0) {
+                log_error("invalid configuration: %s", err.msg[0] ? err.msg : strerror(-r));
+                strv_free(opts.listen);
+                return EXIT_FAILURE;
+        }
+        if (mode == 2) {
+                printf("%s: configuration is valid\n", config_source ? config_source : "embedded default");
+                config_unref(active_config);
+                strv_free(opts.listen);
+                return EXIT_SUCCESS;
+        }
+        log_set_max_level(active_config->log_level);
+
+        /* Block before any thread exists, so that only sd-event's signalfd sees them. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        /* A client that disconnects mid-answer must not kill the daemon. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = mkdir_p(active_config->state_dir, 0700);
+        if (r < 0) {
+                log_error("cannot create state directory %s: %s", active_config->state_dir, strerror(-r));
+                goto out;
+        }
+        r = idempotency_store_open(active_config->state_dir, &idem);
+        if (r < 0) {
+                log_error("cannot open the idempotency store in %s: %s", active_config->state_dir, strerror(-r));
+                goto out;
+        }
+        api_init(active_config, idem);
+        r = virt_start(active_config->libvirt_uri, on_libvirt_state, on_domain_event, NULL);
+        if (r < 0) {
+                log_error("cannot initialise libvirt: %s", strerror(-r));
+                goto out;
+        }
+        r = start_listeners(active_config);
+        if (r < 0)
+                goto out;
+
+        r = sd_event_default(&event);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGTERM, on_terminate, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGINT, on_terminate, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(event, NULL, SIGHUP, on_reload, &opts);
+        /* Sends WATCHDOG=1 at half of WatchdogSec when the service manager asks for it. */
+        if (r >= 0)
+                r = sd_event_set_watchdog(event, true);
+        if (r < 0) {
+                log_error("cannot set up the event loop: %s", strerror(-r));
+                goto out;
+        }
+
+        struct virt_status st;
+        virt_get_status(&st);
+        (void) sd_notify(0, "READY=1");
+        update_status(st.connected, NULL);
+        log_info("sovd %s ready (configuration: %s)", SOVD_VERSION,
+                 config_source ? config_source : "embedded default");
+
+        r = sd_event_loop(event);
+        if (r < 0)
+                log_error("event loop failed: %s", strerror(-r));
+out:
+        (void) sd_notify(0, "STOPPING=1");
+        api_shutdown();
+        virt_stop();
+        idempotency_store_free(idem);
+        sd_event_unref(event);
+        config_unref(active_config);
+        strv_free(opts.listen);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared by the files of api/ only. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <microhttpd.h>
+#include <json-c/json.h>
+
+#include "sovd/config.h"
+#include "sovd/errors.h"
+#include "sovd/id.h"
+
+#define REQUEST_ID_MAX 64
+
+struct api_reply {
+        int status;
+        char *body;               /* owned; NULL: no body */
+        const char *content_type; /* static */
+        char *location;           /* owned; NULL: no Location header */
+        const char *allow;        /* static; for 405 */
+        bool replayed;            /* an Idempotency-Key replay */
+        char *detail;             /* owned; the problem's detail, for the request log */
+};
+
+struct api_request {
+        struct MHD_Connection *connection;
+        const char *method;
+        const char *url;
+        char request_id[REQUEST_ID_MAX + 1];
+        struct config *config; /* reference, stable for the request */
+
+        /* Caller, from the socket's peer credentials. */
+        uid_t uid;
+        pid_t pid;
+        enum role role;
+        char caller[48]; /* "uid=1000 pid=4242" */
+
+        /* Body, bounded by config->max_body_bytes. */
+        char *body;
+        size_t body_len;
+        bool body_too_large;
+        size_t discarded; /* bytes of an oversized body read and dropped */
+
+        /* Path parameters, filled by the router. */
+        char uuid[ID_TEXT_LEN];
+        const char *action;
+
+        /* Set by handlers: the route's error detail, when a handler fails. */
+        struct api_reply reply;
+};
+
+typedef int (*api_handler_t)(struct api_request *req, struct sovd_err *err);
+
+struct api_route {
+        const char *method;
+        const char *pattern; /* segments; "{uuid}" matches one path segment */
+        api_handler_t handler;
+        enum role min_role;
+        const char *const *query; /* allowed query parameters, NULL-terminated; NULL: none */
+};
+
+/* The route table, and the route matching @path (ignoring method); NULL when none. */
+extern const struct api_route api_routes[];
+extern const size_t api_n_routes;
+
+/*
+ * Finds the handler for @method and @path. Returns the route, or NULL with
+ * *ret_code -ENOENT (no such path) or -SOVD_E_METHOD (path exists; *ret_allow
+ * lists the methods). Fills req->uuid / req->action.
+ */
+const struct api_route *router_match(struct api_request *req, const char *method, const char *path, int *ret_code,
+                                     const char **ret_allow);
+
+/* Reply helpers: they fill req->reply; the server sends it. */
+int reply_json(struct api_request *req, int status, struct json_object *body);
+int reply_empty(struct api_request *req, int status);
+/* Fills req->reply with the problem document for @code, @detail as its detail. */
+void reply_problem(struct api_request *req, int code, const char *detail);
+void api_reply_done(struct api_reply *r);
+
+/* HTTP status and problem type for an error code (the one table of api/problem.c). */
+int problem_status(int code);
+
+/* Query parameter of the request, or NULL. */
+const char *request_query(struct api_request *req, const char *key);
+
+/* Handlers (handlers-*.c). */
+int handle_healthz(struct api_request *req, struct sovd_err *err);
+int handle_readyz(struct api_request *req, struct sovd_err *err);
+int handle_host(struct api_request *req, struct sovd_err *err);
+int handle_vm_list(struct api_request *req, struct sovd_err *err);
+int handle_vm_create(struct api_request *req, struct sovd_err *err);
+int handle_vm_get(struct api_request *req, struct sovd_err *err);
+int handle_vm_delete(struct api_request *req, struct sovd_err *err);
+int handle_vm_action(struct api_request *req, struct sovd_err *err);

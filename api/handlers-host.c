@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "api-private.h"
+#include "sovd/json-util.h"
+#include "sovd/time-util.h"
+#include "sovd/version.h"
+#include "sovd/virt-conn.h"
+
+int handle_healthz(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+
+        if (!o || json_add_string(o, "status", "ok") < 0)
+                return -ENOMEM;
+        return reply_json(req, 200, o);
+}
+
+int handle_readyz(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct virt_status st;
+
+        virt_get_status(&st);
+        if (!st.connected)
+                return err_set(err, -SOVD_E_LIBVIRT_DOWN, "not ready: %s", st.error[0] ? st.error : "connecting");
+        if (!o || json_add_string(o, "status", "ready") < 0)
+                return -ENOMEM;
+        return reply_json(req, 200, o);
+}
+
+/*
+ * Served from what the libvirt layer read when it connected, plus free
+ * memory refreshed at most once a second: this endpoint is polled by
+ * orchestrators and must stay cheap.
+ */
+int handle_host(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *lv, *cap;
+        struct virt_status st;
+        char hostname[256] = "", since[RFC3339_MAX];
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        virt_get_status(&st);
+        (void) gethostname(hostname, sizeof(hostname) - 1);
+        if ((r = json_add_string(o, "hostname", hostname)) < 0 ||
+            (r = json_add_string(o, "host_uuid", st.connected && st.host.host_uuid[0] ? st.host.host_uuid : NULL)) < 0 ||
+            (r = json_add_string(o, "sovd_version", SOVD_VERSION)) < 0)
+                return r;
+
+        lv = json_object_new_object();
+        if (!lv || (r = json_add(o, "libvirt", lv)) < 0)
+                return -ENOMEM;
+        if ((r = json_add_string(lv, "uri", st.uri)) < 0 || (r = json_add_bool(lv, "connected", st.connected)) < 0 ||
+            (r = json_add_string(lv, "driver", st.connected ? st.host.driver : NULL)) < 0 ||
+            (r = json_add_string(lv, "library_version", st.connected ? st.host.library_version : NULL)) < 0 ||
+            (r = json_add_string(lv, "hypervisor_version", st.connected ? st.host.hypervisor_version : NULL)) < 0 ||
+            (r = json_add_string(lv, "since", rfc3339_format(st.since, since))) < 0 ||
+            (r = json_add_string(lv, "error", st.connected ? NULL : st.error)) < 0)
+                return r;
+
+        if ((r = json_add(o, "tags", json_object_get(req->config->host_tags))) < 0)
+                return r;
+
+        if (st.connected) {
+                _cleanup_virt_conn_ struct virt_conn *c = NULL;
+                uint64_t free_kib = 0;
+                bool have_free = false;
+
+                if (virt_conn_acquire(&c, err) >= 0 && virt_host_free_memory(c, &free_kib, err) >= 0)
+                        have_free = true;
+                cap = json_object_new_object();
+                if (!cap || (r = json_add(o, "capacity", cap)) < 0)
+                        return -ENOMEM;
+                if ((r = json_add_int(cap, "cpus", st.host.cpus)) < 0 ||
+                    (r = json_add_int(cap, "memory_mib", (int64_t) (st.host.memory_kib / 1024))) < 0 ||
+                    (r = have_free ? json_add_int(cap, "free_memory_mib", (int64_t) (free_kib / 1024))
+                                   : json_add(cap, "free_memory_mib", NULL)) < 0)
+                        return r;
+        } else if ((r = json_add(o, "capacity", NULL)) < 0)
+                return r;
+        return reply_json(req, 200, o);
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "api-private.h"
+#include "sovd/json-util.h"
+#include "sovd/log.h"
+#include "sovd/names.h"
+#include "sovd/vm-service.h"
+
+static struct json_object *labels_to_json(const struct label *labels, size_t n) {
+        struct json_object *o = json_object_new_object();
+
+        for (size_t i = 0; o && i < n; i++)
+                if (json_add_string(o, labels[i].key, labels[i].value) < 0) {
+                        json_object_put(o);
+                        return NULL;
+                }
+        return o;
+}
+
+static struct json_object *binding_to_json(const struct binding *b) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+
+        if (!o || json_add_string(o, "tenant", b->tenant) < 0 || json_add_string(o, "policy", b->policy) < 0 ||
+            json_add_string(o, "policy_digest", b->policy_digest) < 0 ||
+            json_add_string(o, "request_id", b->request_id) < 0 ||
+            json_add_string(o, "created_at", b->created_at) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* The VM object of docs/api.md; @detail adds disks, networks and the binding. */
+static struct json_object *vm_to_json(const struct vm_view *v, bool detail) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        const struct binding *b = v->binding;
+        struct json_object *labels;
+
+        if (!o)
+                return NULL;
+        labels = b ? labels_to_json(b->labels, b->n_labels) : json_object_new_object();
+        if (json_add_string(o, "uuid", v->domain.uuid) < 0 || json_add_string(o, "name", v->domain.name) < 0 ||
+            json_add_string(o, "state", vm_state_to_string(v->domain.state)) < 0 ||
+            json_add_bool(o, "managed", b != NULL) < 0 ||
+            json_add_string(o, "tenant", b ? b->tenant : NULL) < 0 ||
+            json_add_string(o, "policy", b ? b->policy : NULL) < 0 || json_add_int(o, "vcpus", v->domain.vcpus) < 0 ||
+            json_add_int(o, "memory_mib", (int64_t) (v->domain.memory_kib / 1024)) < 0 || !labels ||
+            json_add(o, "labels", labels) < 0)
+                return NULL;
+        if (!detail)
+                return TAKE_PTR(o);
+
+        struct json_object *disks = json_object_new_array(), *nets = json_object_new_array();
+        if (json_add(o, "disks", disks) < 0 || json_add(o, "networks", nets) < 0 || !disks || !nets)
+                return NULL;
+        for (size_t i = 0; i < v->domain.n_disks; i++) {
+                const struct virt_disk *d = &v->domain.disks[i];
+                const struct vm_disk_ref *ref = v->disk_refs ? &v->disk_refs[i] : NULL;
+                struct json_object *k = json_object_new_object();
+
+                if (!k || json_object_array_add(disks, k) < 0 || json_add_string(k, "target", d->target) < 0 ||
+                    json_add_string(k, "pool", ref ? ref->pool : NULL) < 0 ||
+                    json_add_string(k, "volume", ref ? ref->volume : NULL) < 0 ||
+                    json_add_string(k, "path", d->path) < 0 || json_add_string(k, "format", d->format) < 0 ||
+                    json_add_bool(k, "created_by_sovd", ref && ref->created_by_sovd) < 0)
+                        return NULL;
+        }
+        for (size_t i = 0; i < v->domain.n_interfaces; i++) {
+                const struct virt_interface *f = &v->domain.interfaces[i];
+                struct json_object *k = json_object_new_object();
+
+                if (!k || json_object_array_add(nets, k) < 0 || json_add_string(k, "network", f->network) < 0 ||
+                    json_add_string(k, "mac", f->mac) < 0)
+                        return NULL;
+        }
+        if (json_add(o, "binding", b ? binding_to_json(b) : NULL) < 0)
+                return NULL;
+        if (v->binding_error && json_add_string(o, "binding_error", v->binding_error) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+int handle_vm_list(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *arr;
+        struct vm_filter f = { .state = -1 };
+        struct vm_view *views = NULL;
+        size_t n = 0;
+        const char *state;
+        int r;
+
+        f.tenant = request_query(req, "tenant");
+        if (f.tenant && !name_is_valid(f.tenant))
+                return err_set(err, -EINVAL, "tenant: not a valid tenant name");
+        state = request_query(req, "state");
+        if (state) {
+                f.state = vm_state_from_string(state);
+                if (f.state < 0)
+                        return err_set(err, -EINVAL,
+                                       "state: must be one of running, blocked, paused, shutting-down, shutoff, "
+                                       "crashed, pmsuspended, unknown");
+        }
+        arr = json_object_new_array_ext(64);
+        if (!o || !arr || json_add(o, "vms", arr) < 0)
+                return -ENOMEM;
+        r = vm_service_list(&f, &views, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct json_object *v = vm_to_json(&views[i], false);
+                if (!v || json_object_array_add(arr, v) < 0) {
+                        json_object_put(v);
+                        r = -ENOMEM;
+                }
+        }
+        vm_view_array_free(views, n);
+        if (r < 0)
+                return r;
+        return reply_json(req, 200, o);
+}
+
+static int check_uuid(struct api_request *req, struct sovd_err *err) {
+        if (!uuid_text_is_valid(req->uuid))
+                return err_set(err, -EINVAL, "'%s' is not a VM UUID (lower-case, 36 characters)",
+                               req->uuid[0] == '!' ? "(too long)" : req->uuid);
+        return 0;
+}
+
+static int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = NULL;
+        struct vm_view v = {};
+        int r;
+
+        r = vm_service_get(uuid, &v, err);
+        if (r < 0)
+                return r;
+        o = vm_to_json(&v, true);
+        vm_view_done(&v);
+        if (!o)
+                return -ENOMEM;
+        return reply_json(req, status, o);
+}
+
+int handle_vm_get(struct api_request *req, struct sovd_err *err) {
+        int r = check_uuid(req, err);
+
+        if (r < 0)
+                return r;
+        return reply_vm(req, 200, req->uuid, err);
+}
+
+int handle_vm_create(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *doc = NULL;
+        struct vm_spec spec = {};
+        char uuid[ID_TEXT_LEN];
+        int r;
+
+        if (req->body_len == 0)
+                return err_set(err, -EINVAL, "a VM spec (JSON object) is required");
+        r = json_parse_strict(req->body, req->body_len, &doc, err);
+        if (r < 0)
+                return r;
+        r = vm_spec_parse(doc, &spec, err);
+        if (r < 0)
+                return r;
+        r = vm_service_create(&spec, req->request_id, uuid, err);
+        if (r < 0) {
+                log_emit(LOG_WARNING,
+                         LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_NAME", spec.name },
+                                    { "SOVD_TENANT", spec.tenant }),
+                         "creating VM '%s' failed: %s", spec.name, err->msg);
+                vm_spec_done(&spec);
+                return r;
+        }
+        log_emit(LOG_NOTICE,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_UUID", uuid },
+                            { "SOVD_VM_NAME", spec.name }, { "SOVD_TENANT", spec.tenant },
+                            { "SOVD_POLICY", spec.policy }),
+                 "VM '%s' (%s) created for tenant '%s'", spec.name, uuid, spec.tenant);
+        vm_spec_done(&spec);
+        r = reply_vm(req, 201, uuid, err);
+        if (r < 0)
+                return r;
+        if (asprintf(&req->reply.location, "/v1/vms/%s", uuid) < 0) {
+                req->reply.location = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int handle_vm_delete(struct api_request *req, struct sovd_err *err) {
+        const char *ds = request_query(req, "delete_storage");
+        bool delete_storage = false;
+        int r;
+
+        r = check_uuid(req, err);
+        if (r < 0)
+                return r;
+        if (ds) {
+                if (streq(ds, "true"))
+                        delete_storage = true;
+                else if (!streq(ds, "false"))
+                        return err_set(err, -EINVAL, "delete_storage: must be true or false");
+        }
+        r = vm_service_delete(req->uuid, delete_storage, err);
+        if (r < 0)
+                return r;
+        log_emit(LOG_NOTICE, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_UUID", req->uuid }),
+                 "VM %s deleted%s", req->uuid, delete_storage ? " with its storage" : "");
+        return reply_empty(req, 204);
+}
+
+int handle_vm_action(struct api_request *req, struct sovd_err *err) {
+        int action, r;
+
+        r = check_uuid(req, err);
+        if (r < 0)
+                return r;
+        action = vm_action_from_string(req->action);
+        if (action < 0)
+                return err_set(err, -EINVAL, "unknown action");
+        /* Actions take no parameters; an empty object is tolerated for clients that always send one. */
+        if (req->body_len > 0) {
+                _cleanup_json_ struct json_object *doc = NULL;
+                static const char *const none[] = { NULL };
+
+                r = json_parse_strict(req->body, req->body_len, &doc, err);
+                if (r < 0)
+                        return r;
+                r = json_check_members(doc, none, "", err);
+                if (r < 0)
+                        return r;
+        }
+        r = vm_service_action(req->uuid, (enum vm_action) action, err);
+        if (r < 0)
+                return r;
+        log_emit(LOG_NOTICE,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_UUID", req->uuid },
+                            { "SOVD_ACTION", req->action }),
+                 "VM %s: %s", req->uuid, req->action);
+        return reply_vm(req, action == VM_ACTION_SHUTDOWN ? 202 : 200, req->uuid, err);
+}

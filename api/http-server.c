@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "api-private.h"
+#include "sovd/api.h"
+#include "sovd/fileio.h"
+#include "sovd/log.h"
+#include "sovd/names.h"
+
+#define MAX_LISTENERS 16
+#define WORKER_THREADS 4
+#define CONNECTION_TIMEOUT_S 60
+#define MAX_GROUPS 256
+#define DISCARD_MAX (64u * 1024 * 1024)
+
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER; /* guards current_config */
+static struct config *current_config;
+static struct idempotency_store *idempotency;
+static struct MHD_Daemon *daemons[MAX_LISTENERS];
+static size_t n_daemons;
+
+int api_init(struct config *config, struct idempotency_store *idem) {
+        current_config = config_ref(config);
+        idempotency = idem;
+        return 0;
+}
+
+void api_set_config(struct config *config) {
+        struct config *old;
+
+        pthread_mutex_lock(&config_lock);
+        old = current_config;
+        current_config = config_ref(config);
+        pthread_mutex_unlock(&config_lock);
+        config_unref(old);
+}
+
+static struct config *config_get(void) {
+        struct config *c;
+
+        pthread_mutex_lock(&config_lock);
+        c = config_ref(current_config);
+        pthread_mutex_unlock(&config_lock);
+        return c;
+}
+
+int api_bind_unix(const char *path, int *ret_fd, struct sovd_err *err) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *dir = strdup(path);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct stat st;
+        char *slash;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return err_set(err, -ENAMETOOLONG, "socket path '%s' is too long", path);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                r = mkdir_p(dir, 0755);
+                if (r < 0)
+                        return err_set(err, r, "cannot create directory '%s': %s", dir, strerror(-r));
+        }
+        /* Replace a stale socket from a previous run, never anything else. */
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return err_set(err, -EEXIST, "'%s' exists and is not a socket", path);
+                (void) unlink(path);
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return err_set(err, -errno, "cannot create socket: %m");
+        strcpy(sa.sun_path, path);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return err_set(err, -errno, "cannot bind '%s': %m", path);
+        /* Anyone may connect; the peer's uid and groups decide what they may do. */
+        if (chmod(path, 0666) < 0)
+                return err_set(err, -errno, "cannot chmod '%s': %m", path);
+        if (listen(fd, SOMAXCONN) < 0)
+                return err_set(err, -errno, "cannot listen on '%s': %m", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/*
+ * The caller's role from SO_PEERCRED/SO_PEERGROUPS: the kernel vouches for
+ * them, so no password or token is needed on the local socket.
+ */
+static void identify_caller(struct api_request *req) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        gid_t groups[MAX_GROUPS];
+        unsigned gids[MAX_GROUPS + 1];
+        size_t n = 0;
+
+        req->role = ROLE_NONE;
+        req->uid = (uid_t) -1;
+        snprintf(req->caller, sizeof(req->caller), "unknown");
+        if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return;
+        req->uid = cred.uid;
+        req->pid = cred.pid;
+        snprintf(req->caller, sizeof(req->caller), "uid=%u pid=%d", (unsigned) cred.uid, (int) cred.pid);
+        if (cred.uid == 0) {
+                req->role = ROLE_ADMIN;
+                return;
+        }
+        gids[n++] = (unsigned) cred.gid;
+        len = sizeof(groups);
+        if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+                for (size_t i = 0; i < len / sizeof(gid_t) && n < ELEMENTSOF(gids); i++)
+                        gids[n++] = (unsigned) groups[i];
+        req->role = config_role_for_groups(req->config, gids, n);
+}
+
+static bool request_id_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > REQUEST_ID_MAX)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      *p == '-' || *p == '_' || *p == '.'))
+                        return false;
+        return true;
+}
+
+const char *request_query(struct api_request *req, const char *key) {
+        return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, key);
+}
+
+struct query_check {
+        const char *const *allowed;
+        const char *unknown;
+};
+
+static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        struct query_check *q = cls;
+
+        for (const char *const *a = q->allowed; a && *a; a++)
+                if (streq(*a, key))
+                        return MHD_YES;
+        q->unknown = key;
+        return MHD_NO;
+}
+
+static bool is_json_media_type(const char *ct) {
+        size_t n = strcspn(ct, "; \t");
+        return n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0;
+}
+
+/* Runs the route with role, query, media type and idempotency checks around it. */
+static void dispatch(struct api_request *req) {
+        const struct api_route *route;
+        struct query_check q = {};
+        struct sovd_err err = {};
+        const char *allow = NULL, *key, *ct;
+        _cleanup_free_ char *fingerprint = NULL;
+        struct idempotency_answer replay = {};
+        int r, code = 0;
+
+        route = router_match(req, req->method, req->url, &code, &allow);
+        if (!route) {
+                if (code == -SOVD_E_METHOD) {
+                        snprintf(err.msg, sizeof(err.msg), "%s is not allowed on %s; allowed: %s", req->method,
+                                 req->url, allow);
+                        reply_problem(req, code, err.msg);
+                        req->reply.allow = allow;
+                } else {
+                        snprintf(err.msg, sizeof(err.msg), "no such resource: %s", req->url);
+                        reply_problem(req, code, err.msg);
+                }
+                return;
+        }
+        if (req->role < route->min_role) {
+                snprintf(err.msg, sizeof(err.msg), "%s (role %s) may not %s %s; this needs the %s role",
+                         req->caller, role_to_string(req->role), req->method, route->pattern,
+                         role_to_string(route->min_role));
+                reply_problem(req, -EACCES, err.msg);
+                return;
+        }
+        q.allowed = route->query;
+        (void) MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, check_query_arg, &q);
+        if (q.unknown) {
+                snprintf(err.msg, sizeof(err.msg), "unknown query parameter '%.64s'", q.unknown);
+                reply_problem(req, -EINVAL, err.msg);
+                return;
+        }
+        if (req->body_too_large) {
+                snprintf(err.msg, sizeof(err.msg), "request body larger than %zu bytes",
+                         req->config->max_body_bytes);
+                reply_problem(req, -EFBIG, err.msg);
+                return;
+        }
+        if (req->body_len > 0) {
+                ct = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+                if (!ct || !is_json_media_type(ct)) {
+                        snprintf(err.msg, sizeof(err.msg), "request body must be application/json, got '%.64s'",
+                                 ct ? ct : "(none)");
+                        reply_problem(req, -SOVD_E_MEDIA_TYPE, err.msg);
+                        return;
+                }
+        }
+
+        key = streq(req->method, "POST")
+                      ? MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Idempotency-Key")
+                      : NULL;
+        if (key) {
+                char scope[32];
+
+                if (!idempotency_key_is_valid(key)) {
+                        reply_problem(req, -EINVAL, "Idempotency-Key must be 1-255 printable ASCII characters");
+                        return;
+                }
+                if (asprintf(&fingerprint, "%s %s\n%.*s", req->method, req->url, (int) req->body_len,
+                             req->body ? req->body : "") < 0) {
+                        fingerprint = NULL;
+                        reply_problem(req, -ENOMEM, NULL);
+                        return;
+                }
+                snprintf(scope, sizeof(scope), "uid:%u", (unsigned) req->uid);
+                r = idempotency_begin(idempotency, scope, key, fingerprint, &replay, &err);
+                if (r < 0) {
+                        reply_problem(req, r, err.msg);
+                        return;
+                }
+                if (r == 1) {
+                        api_reply_done(&req->reply);
+                        req->reply.status = replay.status;
+                        req->reply.body = TAKE_PTR(replay.body);
+                        req->reply.location = TAKE_PTR(replay.location);
+                        req->reply.content_type = replay.status >= 400 ? "application/problem+json"
+                                                                       : "application/json";
+                        req->reply.replayed = true;
+                        return;
+                }
+                r = route->handler(req, &err);
+                if (r < 0)
+                        reply_problem(req, r, err.msg);
+                if (req->reply.status >= 500) {
+                        idempotency_abort(idempotency, scope, key);
+                        return;
+                }
+                struct idempotency_answer a = {
+                        .status = req->reply.status,
+                        .body = req->reply.body,
+                        .location = req->reply.location,
+                };
+                r = idempotency_finish(idempotency, scope, key, fingerprint, &a);
+                if (r < 0)
+                        log_error("cannot store answer for Idempotency-Key: %s", strerror(-r));
+                return;
+        }
+
+        r = route->handler(req, &err);
+        if (r < 0)
+                reply_problem(req, r, err.msg);
+}
+
+static enum MHD_Result send_reply(struct api_request *req) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        const char *body = req->reply.body ? req->reply.body : "";
+
+        if (req->reply.status == 0)
+                reply_problem(req, -EIO, "handler produced no answer");
+        resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+                return MHD_NO;
+        if (req->reply.body && req->reply.content_type)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->reply.content_type);
+        (void) MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+        if (req->reply.location)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->reply.location);
+        if (req->reply.allow)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->reply.allow);
+        if (req->reply.replayed)
+                (void) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+        (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        ret = MHD_queue_response(req->connection, (unsigned) req->reply.status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static void log_request(struct api_request *req) {
+        char status[8];
+        bool mutation = !streq(req->method, "GET");
+        int prio = req->reply.status >= 500 ? LOG_ERR : mutation || req->reply.status >= 400 ? LOG_INFO : LOG_DEBUG;
+
+        snprintf(status, sizeof(status), "%d", req->reply.status);
+        log_emit(prio,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_METHOD", req->method },
+                            { "SOVD_PATH", req->url }, { "SOVD_STATUS", status }, { "SOVD_CALLER", req->caller },
+                            { "SOVD_ROLE", role_to_string(req->role) },
+                            { "SOVD_VM_UUID", req->uuid[0] ? req->uuid : NULL }),
+                 "%s %s -> %d (%s, %s)%s%s", req->method, req->url, req->reply.status, req->caller,
+                 role_to_string(req->role), req->reply.detail ? ": " : "", req->reply.detail ? req->reply.detail : "");
+}
+
+static struct api_request *request_new(struct MHD_Connection *connection, const char *url, const char *method) {
+        struct api_request *req = calloc(1, sizeof(*req));
+        const char *rid;
+
+        if (!req)
+                return NULL;
+        req->connection = connection;
+        req->url = url;
+        req->method = method;
+        req->config = config_get();
+        rid = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id");
+        if (rid && request_id_is_valid(rid))
+                snprintf(req->request_id, sizeof(req->request_id), "%s", rid);
+        else
+                id_new(req->request_id);
+        identify_caller(req);
+        return req;
+}
+
+static void request_free(struct api_request *req) {
+        if (!req)
+                return;
+        api_reply_done(&req->reply);
+        free(req->body);
+        config_unref(req->config);
+        free(req);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connection, const char *url,
+                                      const char *method, const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls) {
+        struct api_request *req = *con_cls;
+        enum MHD_Result ret;
+
+        if (!req) {
+                const char *cl;
+
+                req = request_new(connection, url, method);
+                if (!req)
+                        return MHD_NO;
+                *con_cls = req;
+                /*
+                 * An announced oversized body: read and drop it, then answer 413, so that a
+                 * client that writes its whole body before reading still gets the answer.
+                 * Beyond DISCARD_MAX, answer at once and let the connection close.
+                 */
+                cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if (cl && strtoull(cl, NULL, 10) > req->config->max_body_bytes) {
+                        req->body_too_large = true;
+                        if (strtoull(cl, NULL, 10) > DISCARD_MAX) {
+                                char detail[128];
+                                snprintf(detail, sizeof(detail), "request body larger than %zu bytes",
+                                         req->config->max_body_bytes);
+                                reply_problem(req, -EFBIG, detail);
+                                log_request(req);
+                                return send_reply(req);
+                        }
+                }
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+
+                *upload_data_size = 0;
+                if (req->body_too_large) {
+                        req->discarded += n;
+                        return req->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+                }
+                if (req->body_len + n > req->config->max_body_bytes) {
+                        /*
+                         * A chunked upload over the limit. libmicrohttpd cannot answer in the
+                         * middle of an upload, so the rest is read and dropped and the 413 goes
+                         * out at the end; past DISCARD_MAX the connection is simply closed.
+                         */
+                        req->body_too_large = true;
+                        req->discarded = req->body_len + n;
+                        free(req->body);
+                        req->body = NULL;
+                        req->body_len = 0;
+                        return MHD_YES;
+                }
+                char *p = realloc(req->body, req->body_len + n + 1);
+                if (!p)
+                        return MHD_NO;
+                memcpy(p + req->body_len, upload_data, n);
+                req->body = p;
+                req->body_len += n;
+                req->body[req->body_len] = '\0';
+                return MHD_YES;
+        }
+
+        if (req->reply.status != 0)
+                return MHD_YES; /* already answered (early 413) */
+        dispatch(req);
+        log_request(req);
+        ret = send_reply(req);
+        return ret;
+}
+
+static void request_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                              enum MHD_RequestTerminationCode toe) {
+        request_free(*con_cls);
+        *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[512];
+
+        (void) vsnprintf(buf, sizeof(buf), fmt, ap);
+        buf[strcspn(buf, "\n")] = '\0';
+        log_debug("libmicrohttpd: %s", buf);
+}
+
+int api_serve(int fd, const char *description, struct sovd_err *err) {
+        struct MHD_Daemon *d;
+        _cleanup_config_ struct config *c = config_get();
+
+        if (n_daemons >= MAX_LISTENERS) {
+                close(fd);
+                return err_set(err, -E2BIG, "at most %d listeners", MAX_LISTENERS);
+        }
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                             access_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
+                             (unsigned) WORKER_THREADS, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_S,
+                             MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+                             mhd_log, NULL, MHD_OPTION_END);
+        if (!d) {
+                close(fd);
+                return err_set(err, -EIO, "cannot start the HTTP server on %s", description);
+        }
+        daemons[n_daemons++] = d;
+        return 0;
+}
+
+void api_shutdown(void) {
+        /* MHD closes the listening socket it was given. */
+        for (size_t i = 0; i < n_daemons; i++)
+                MHD_stop_daemon(daemons[i]);
+        n_daemons = 0;
+        config_unref(TAKE_PTR(current_config));
+}
