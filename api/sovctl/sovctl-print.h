@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Human output for sovctl: aligned tables, indented "key: value" blocks and
+ * problem documents. Everything printed here may come from the server, so
+ * every string is passed through sovctl_sanitize() first: a hostile answer
+ * must not be able to drive the user's terminal with escape sequences, and
+ * a member of an unexpected type is shown as best we can, never trusted.
+ */
+
+#include <stdio.h>
+#include <json-c/json.h>
+
+#include "sovd/cleanup.h"
+#include "sovctl-http.h"
+
+/*
+ * Returns a malloc'd copy of @s with C0/C1 control characters and DEL
+ * replaced by '?' (NULL @s gives "-"). NULL only when out of memory.
+ */
+char *sovctl_sanitize(const char *s);
+
+/* Columns @s takes on a UTF-8 terminal (one per code point; wide glyphs ignored). */
+size_t sovctl_display_width(const char *s);
+
+/*
+ * Formats a scalar for humans: null/missing "-", booleans "yes"/"no",
+ * strings sanitized, numbers as written; containers as compact JSON.
+ * Returns a malloc'd string, or NULL when out of memory.
+ */
+char *sovctl_format_value(struct json_object *v);
+
+/*
+ * Prints the members of object @obj as an aligned "key: value" block, @indent
+ * spaces in: nested objects become indented blocks, arrays of scalars a
+ * comma-separated list, arrays of objects "- " items. A non-object @obj is
+ * printed as one value. Returns 0 or -ENOMEM.
+ */
+int sovctl_print_block(FILE *f, struct json_object *obj, unsigned indent);
+
+/* Pretty-prints @obj as JSON followed by a newline (for --json). */
+void sovctl_print_json(FILE *f, struct json_object *obj);
+
+/*
+ * Reports a 4xx/5xx answer on stderr in one line,
+ *   sovctl: 409 Conflict: domain 'web-1' is running; stop it first (request 3f0c...)
+ * followed, when present, by the policy engine's "decision" and
+ * "constraints" members as an indented block. @problem is the parsed body
+ * or NULL when it was not JSON; then the start of the raw body is shown.
+ */
+void sovctl_print_problem(const struct sovctl_response *resp, struct json_object *problem);
+
+/* A table of strings printed with aligned columns. */
+struct sovctl_table;
+
+/* @columns: NULL-terminated header names. NULL when out of memory. */
+struct sovctl_table *sovctl_table_new(const char *const *columns);
+struct sovctl_table *sovctl_table_free(struct sovctl_table *t);
+DEFINE_POINTER_CLEANUP(struct sovctl_table, sovctl_table_free);
+
+/*
+ * Appends a row: @cells holds as many malloc'd strings as there are
+ * columns (NULL prints as "-"). The table takes ownership of the strings,
+ * also on failure, but not of the array itself. Returns 0 or -ENOMEM.
+ */
+int sovctl_table_add_row(struct sovctl_table *t, char **cells);
+
+/* Prints the header and rows, columns separated by two spaces. */
+void sovctl_table_print(const struct sovctl_table *t, FILE *f);
