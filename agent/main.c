@@ -59,8 +59,11 @@ static void update_status(bool connected, const char *reason) {
         pthread_mutex_unlock(&status_lock);
 }
 
+static volatile bool serving; /* set once READY=1 is sent; STATUS before then would say nothing */
+
 static void on_libvirt_state(bool connected, const char *reason, void *userdata) {
-        update_status(connected, reason);
+        if (serving)
+                update_status(connected, reason);
 }
 
 static void on_domain_event(const char *uuid, const char *name, const char *event, void *userdata) {
@@ -339,6 +342,7 @@ int main(int argc, char **argv) {
         struct virt_status st;
         virt_get_status(&st);
         (void) sd_notify(0, "READY=1");
+        serving = true;
         update_status(st.connected, NULL);
         log_info("sovd %s ready (configuration: %s)", SOVD_VERSION,
                  config_source ? config_source : "embedded default");

@@ -147,8 +147,13 @@ class Sovd:
         return rc
 
     def cleanup(self):
-        self.stop()
+        """Stops sovd and checks it exited cleanly: under ASan a leak or error makes it exit non-zero."""
+        running = self.proc is not None and self.proc.poll() is None
+        rc = self.stop()
+        log = self.read_log()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if running and rc != 0:
+            raise RuntimeError(f"sovd exited with {rc} on SIGTERM:\n{log[-8000:]}")
 
     def request(self, method, path, body=None, headers=None, raw=None, timeout=60):
         conn = UnixHTTPConnection(self.socket_path, timeout=timeout)
