@@ -57,7 +57,15 @@ int handle_host(struct api_request *req, struct sovd_err *err) {
             (r = json_add_string(lv, "error", st.connected ? NULL : st.error)) < 0)
                 return r;
 
-        if ((r = json_add(o, "tags", json_object_get(req->config->host_tags))) < 0)
+        /*
+         * A copy, not a reference: json-c's reference counts are not atomic and
+         * serialising caches a string inside the object, so a json_object must
+         * never be shared between request threads.
+         */
+        struct json_object *tags = NULL;
+        if (json_object_deep_copy(req->config->host_tags, &tags, NULL) < 0)
+                return -ENOMEM;
+        if ((r = json_add(o, "tags", tags)) < 0)
                 return r;
 
         if (st.connected) {

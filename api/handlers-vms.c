@@ -116,9 +116,13 @@ int handle_vm_list(struct api_request *req, struct sovd_err *err) {
         return reply_json(req, 200, o);
 }
 
+/* Accepts either case (libvirt does) and continues with the canonical lower-case form. */
 static int check_uuid(struct api_request *req, struct sovd_err *err) {
+        for (char *p = req->uuid; *p; p++)
+                if (*p >= 'A' && *p <= 'F')
+                        *p = (char) (*p - 'A' + 'a');
         if (!uuid_text_is_valid(req->uuid))
-                return err_set(err, -EINVAL, "'%s' is not a VM UUID (lower-case, 36 characters)",
+                return err_set(err, -EINVAL, "'%s' is not a VM UUID (36 characters: 8-4-4-4-12 hex digits)",
                                req->uuid[0] == '!' ? "(too long)" : req->uuid);
         return 0;
 }
