@@ -132,6 +132,26 @@ class NotifyTest(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_watchdog(self):
+        # What systemd sets for WatchdogSec=0.4s: sovd must ping at least every 0.2 s.
+        s = sovdtest.Sovd(config=sovdtest.demo_config(), env={"WATCHDOG_USEC": "400000"}).start()
+        try:
+            s.notify_messages.clear()
+            time.sleep(1.0)
+            s.wait_notify("never-sent", 0.3)
+            pings = [m for m in s.notify_messages if "WATCHDOG=1" in m]
+            self.assertGreaterEqual(len(pings), 3, s.notify_messages)
+        finally:
+            s.cleanup()
+
+    def test_no_watchdog_by_default(self):
+        s = sovdtest.Sovd(config=sovdtest.demo_config()).start()
+        try:
+            s.wait_notify("WATCHDOG=1", 1.0)
+            self.assertFalse([m for m in s.notify_messages if "WATCHDOG=1" in m])
+        finally:
+            s.cleanup()
+
     def test_default_has_demo_tags(self):
         s = sovdtest.Sovd().start()
         try:
