@@ -147,7 +147,7 @@ static int parse_list(xmlNodePtr parent, const char *child, struct binding *b, s
                         v->volume = node_value(k, "name");
                         if (!v->pool || !v->volume)
                                 return -ENOMEM;
-                        if (!name_is_valid(v->pool) || !name_is_valid(v->volume))
+                        if (!name_is_valid(v->pool) || !volume_name_is_valid(v->volume))
                                 return err_set(err, -EINVAL, "binding: invalid volume reference");
                 }
         }
@@ -221,6 +221,15 @@ int binding_parse(const char *xml, struct binding *ret, struct sovd_err *err) {
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         if (!doc)
                 return err_set(err, -EINVAL, "binding: not well-formed XML");
+        /*
+         * libvirt hands back a bare element. A document type can only be a
+         * trick: even unsubstituted, its internal entities would expand in
+         * xmlNodeGetContent().
+         */
+        if (doc->intSubset || doc->extSubset) {
+                xmlFreeDoc(doc);
+                return err_set(err, -EINVAL, "binding: a document type declaration is not allowed");
+        }
         r = parse_binding(xmlDocGetRootElement(doc), &b, err);
         xmlFreeDoc(doc);
         if (r < 0) {

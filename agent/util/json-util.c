@@ -5,11 +5,29 @@
 #include "sovd/json-util.h"
 #include "sovd/names.h"
 
+/*
+ * json-c decodes "\u0000" into a NUL inside the string, or the key, where
+ * every C consumer sees the value cut short: {"name": "a\u0000../x"} would be
+ * validated and used as "a". The document is valid JSON here, so every
+ * backslash starts an escape and a left-to-right scan finds them exactly.
+ */
+static ssize_t find_nul_escape(const char *buf, size_t len) {
+        for (size_t i = 0; i + 1 < len; i++) {
+                if (buf[i] != '\\')
+                        continue;
+                if (buf[i + 1] == 'u' && len - i >= 6 && memcmp(buf + i + 2, "0000", 4) == 0)
+                        return (ssize_t) i;
+                i++; /* the escaped character, which may be a backslash */
+        }
+        return -1;
+}
+
 int json_parse_strict(const char *buf, size_t len, struct json_object **ret, struct sovd_err *err) {
         struct json_tokener *tok;
         struct json_object *o;
         enum json_tokener_error jerr;
         size_t consumed;
+        ssize_t nul;
 
         if (len > INT_MAX)
                 return err_set(err, -EINVAL, "JSON document too large");
@@ -39,6 +57,12 @@ int json_parse_strict(const char *buf, size_t len, struct json_object **ret, str
                         json_object_put(o);
                         return err_set(err, -EINVAL, "invalid JSON: trailing data at byte %zu", i);
                 }
+        nul = find_nul_escape(buf, len);
+        if (nul >= 0) {
+                json_object_put(o);
+                return err_set(err, -EINVAL, "invalid JSON at byte %zd: \\u0000 (NUL) is not allowed in strings",
+                               nul);
+        }
         *ret = o;
         return 0;
 }

@@ -9,15 +9,23 @@ static bool is_alnum(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool name_is_valid(const char *s) {
+static bool name_is_valid_max(const char *s, size_t max) {
         size_t n = strlen(s);
 
-        if (n == 0 || n > NAME_MAX_LEN || !is_alnum(s[0]))
+        if (n == 0 || n > max || !is_alnum(s[0]))
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
                         return false;
         return true;
+}
+
+bool name_is_valid(const char *s) {
+        return name_is_valid_max(s, NAME_MAX_LEN);
+}
+
+bool volume_name_is_valid(const char *s) {
+        return name_is_valid_max(s, VOLUME_NAME_MAX_LEN);
 }
 
 bool label_key_is_valid(const char *s) {
@@ -68,9 +76,12 @@ bool utf8_is_printable(const char *s, size_t len) {
                                 return false;
                         cp = (cp << 6) | (p[i] & 0x3f);
                 }
-                /* Overlong forms, surrogates, beyond U+10FFFF, C1 controls. */
+                /*
+                 * Overlong forms, surrogates, beyond U+10FFFF, C1 controls, and U+FFFE/U+FFFF,
+                 * which XML 1.0 cannot carry: such a label would make the domain XML not well-formed.
+                 */
                 if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+                    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f) || cp == 0xfffe || cp == 0xffff)
                         return false;
                 p += extra + 1;
         }

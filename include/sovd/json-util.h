@@ -24,8 +24,9 @@ static inline void json_object_putp(struct json_object **o) {
 #define JSON_MAX_DEPTH 16
 
 /*
- * Parses exactly @len bytes as one JSON document (NUL bytes and trailing
- * data refused). On success *ret owns a reference. -EINVAL on bad JSON.
+ * Parses exactly @len bytes as one JSON document (NUL bytes, \u0000
+ * escapes and trailing data refused). On success *ret owns a reference.
+ * -EINVAL on bad JSON.
  */
 int json_parse_strict(const char *buf, size_t len, struct json_object **ret, struct sovd_err *err);
 

@@ -15,6 +15,13 @@
 #define NAME_MAX_LEN 64
 bool name_is_valid(const char *s);
 
+/*
+ * Names of the volumes sovd creates, "<vm name>-disk<N>.qcow2" (see
+ * vm_spec_volume_name()): the name alphabet, with room for the suffix.
+ */
+#define VOLUME_NAME_MAX_LEN (NAME_MAX_LEN + 16)
+bool volume_name_is_valid(const char *s);
+
 /* Label keys: 1-63 of [a-z0-9._/-], first a letter or digit. */
 #define LABEL_KEY_MAX_LEN 63
 bool label_key_is_valid(const char *s);
@@ -26,5 +33,8 @@ bool label_value_is_valid(const char *s);
 /* Canonical lower-case 36-character UUID text. */
 bool uuid_text_is_valid(const char *s);
 
-/* True when @s is valid UTF-8 with no C0/C1 control characters nor DEL. */
+/*
+ * True when @s is valid UTF-8 with no C0/C1 control characters nor DEL, and
+ * none of U+FFFE and U+FFFF, which XML 1.0 forbids.
+ */
 bool utf8_is_printable(const char *s, size_t len);
