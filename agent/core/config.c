@@ -222,14 +222,28 @@ static int parse_unix_roles(struct config *c, struct json_object *roles, struct 
         json_object_object_foreach(roles, group, val) {
                 struct role_mapping *m = &c->unix_roles[c->n_unix_roles];
                 struct group grbuf, *gr = NULL;
-                char buf[16384];
-                int role;
+                _cleanup_free_ char *buf = NULL;
+                size_t bufsize = 16384;
+                int role, k;
 
                 if (!json_object_is_type(val, json_type_string) ||
                     (role = role_from_string(json_object_get_string(val))) < 0)
                         return err_set(err, -EINVAL, "unix_roles.%s: must be \"reader\", \"operator\" or \"admin\"",
                                        group);
-                if (getgrnam_r(group, &grbuf, buf, sizeof(buf), &gr) != 0 || !gr)
+                /* Large groups need a larger buffer: grow on ERANGE, up to 4 MiB. */
+                for (;;) {
+                        free(buf);
+                        buf = malloc(bufsize);
+                        if (!buf)
+                                return -ENOMEM;
+                        k = getgrnam_r(group, &grbuf, buf, bufsize, &gr);
+                        if (k != ERANGE || bufsize >= 4 * 1024 * 1024)
+                                break;
+                        bufsize *= 4;
+                }
+                if (k != 0)
+                        return err_set(err, -k, "unix_roles.%s: cannot look the group up: %s", group, strerror(k));
+                if (!gr)
                         return err_set(err, -EINVAL, "unix_roles.%s: no such group on this host", group);
                 m->group = strdup(group);
                 if (!m->group)
