@@ -20,6 +20,7 @@
 #include "sovd/time-util.h"
 #include "sovd/version.h"
 #include "sovd/virt-conn.h"
+#include "sovd/vm-index.h"
 
 struct options {
         const char *config_path;
@@ -61,7 +62,12 @@ static void update_status(bool connected, const char *reason) {
 
 static volatile bool serving; /* set once READY=1 is sent; STATUS before then would say nothing */
 
+/* Both run on the libvirt event thread. */
 static void on_libvirt_state(bool connected, const char *reason, void *userdata) {
+        if (connected)
+                vm_index_resync();
+        else
+                vm_index_invalidate();
         if (serving)
                 update_status(connected, reason);
 }
@@ -69,6 +75,7 @@ static void on_libvirt_state(bool connected, const char *reason, void *userdata)
 static void on_domain_event(const char *uuid, const char *name, const char *event, void *userdata) {
         log_emit(LOG_DEBUG, LOG_FIELDS({ "SOVD_VM_UUID", uuid }, { "SOVD_EVENT", event }), "domain '%s' %s", name,
                  event);
+        vm_index_refresh(uuid);
 }
 
 static int parse_args(int argc, char **argv, struct options *o) {
@@ -354,6 +361,7 @@ out:
         (void) sd_notify(0, "STOPPING=1");
         api_shutdown();
         virt_stop();
+        vm_index_free();
         idempotency_store_free(idem);
         sd_event_unref(event);
         config_unref(active_config);

@@ -86,6 +86,10 @@ int problem_status(int code);
 /* Query parameter of the request, or NULL. */
 const char *request_query(struct api_request *req, const char *key);
 
+struct vm_view;
+/* The VM summary of listings as a JSON string (malloc'd); the VM index caches it. */
+char *vm_summary_serialize(const struct vm_view *v);
+
 /* Handlers (handlers-*.c). */
 int handle_healthz(struct api_request *req, struct sovd_err *err);
 int handle_readyz(struct api_request *req, struct sovd_err *err);

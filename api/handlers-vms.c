@@ -3,6 +3,9 @@
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/strbuf.h"
+#include "sovd/virt-conn.h"
+#include "sovd/vm-index.h"
 #include "sovd/vm-service.h"
 
 static struct json_object *labels_to_json(const struct label *labels, size_t n) {
@@ -77,12 +80,39 @@ static struct json_object *vm_to_json(const struct vm_view *v, bool detail) {
         return TAKE_PTR(o);
 }
 
-int handle_vm_list(struct api_request *req, struct sovd_err *err) {
-        _cleanup_json_ struct json_object *o = json_object_new_object();
-        struct json_object *arr;
-        struct vm_filter f = { .state = -1 };
+char *vm_summary_serialize(const struct vm_view *v) {
+        _cleanup_json_ struct json_object *o = vm_to_json(v, false);
+
+        return o ? strdup(json_to_string(o)) : NULL;
+}
+
+/* The listing without the index (not synced yet): every domain read from libvirt now. */
+static int list_live(const struct vm_filter *f, struct strbuf *out, struct sovd_err *err) {
         struct vm_view *views = NULL;
         size_t n = 0;
+        int r;
+
+        r = vm_service_list_live(f, &views, &n, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *s = vm_summary_serialize(&views[i]);
+                if (!s) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (i > 0)
+                        strbuf_append(out, ",");
+                strbuf_append(out, s);
+        }
+        vm_view_array_free(views, n);
+        return r;
+}
+
+int handle_vm_list(struct api_request *req, struct sovd_err *err) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+        _cleanup_virt_conn_ struct virt_conn *c = NULL;
+        struct vm_filter f = { .state = -1 };
         const char *state;
         int r;
 
@@ -97,23 +127,24 @@ int handle_vm_list(struct api_request *req, struct sovd_err *err) {
                                        "state: must be one of running, blocked, paused, shutting-down, shutoff, "
                                        "crashed, pmsuspended, unknown");
         }
-        arr = json_object_new_array_ext(64);
-        if (!o || !arr || json_add(o, "vms", arr) < 0)
+        /* The index is only trustworthy while libvirt is connected: it is not a record of its own. */
+        r = virt_conn_acquire(&c, err);
+        if (r < 0)
+                return r;
+        strbuf_append(&sb, "{\"vms\":[");
+        r = vm_index_list(&f, &sb);
+        if (r == -EAGAIN)
+                r = list_live(&f, &sb, err);
+        if (r < 0)
+                return r;
+        strbuf_append(&sb, "]}");
+        api_reply_done(&req->reply);
+        req->reply.body = strbuf_steal(&sb);
+        if (!req->reply.body)
                 return -ENOMEM;
-        r = vm_service_list(&f, &views, &n, err);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                struct json_object *v = vm_to_json(&views[i], false);
-                if (!v || json_object_array_add(arr, v) < 0) {
-                        json_object_put(v);
-                        r = -ENOMEM;
-                }
-        }
-        vm_view_array_free(views, n);
-        if (r < 0)
-                return r;
-        return reply_json(req, 200, o);
+        req->reply.status = 200;
+        req->reply.content_type = "application/json";
+        return 0;
 }
 
 /* Accepts either case (libvirt does) and continues with the canonical lower-case form. */

@@ -11,6 +11,7 @@
 #include "sovd/fileio.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/vm-index.h"
 
 #define MAX_LISTENERS 16
 #define WORKER_THREADS 4
@@ -27,6 +28,7 @@ static size_t n_daemons;
 int api_init(struct config *config, struct idempotency_store *idem) {
         current_config = config_ref(config);
         idempotency = idem;
+        vm_index_init(vm_summary_serialize);
         return 0;
 }
 
@@ -268,14 +270,19 @@ static void dispatch(struct api_request *req) {
 static enum MHD_Result send_reply(struct api_request *req) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
-        const char *body = req->reply.body ? req->reply.body : "";
-
         if (req->reply.status == 0)
                 reply_problem(req, -EIO, "handler produced no answer");
-        resp = MHD_create_response_from_buffer(strlen(body), (void *) body, MHD_RESPMEM_MUST_COPY);
+        if (req->reply.body) {
+                /* Handed over, not copied: a VM listing can be hundreds of KiB. */
+                char *body = req->reply.body;
+                resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+                if (resp)
+                        req->reply.body = NULL;
+        } else
+                resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
         if (!resp)
                 return MHD_NO;
-        if (req->reply.body && req->reply.content_type)
+        if (req->reply.content_type)
                 (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->reply.content_type);
         (void) MHD_add_response_header(resp, "X-Request-Id", req->request_id);
         if (req->reply.location)

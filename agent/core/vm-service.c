@@ -6,6 +6,7 @@
 #include "sovd/log.h"
 #include "sovd/time-util.h"
 #include "sovd/virt-storage.h"
+#include "sovd/vm-index.h"
 #include "sovd/vm-service.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
@@ -65,7 +66,7 @@ static int view_bind(struct vm_view *v) {
         return 0;
 }
 
-int vm_service_list(const struct vm_filter *f, struct vm_view **ret, size_t *ret_n, struct sovd_err *err) {
+int vm_service_list_live(const struct vm_filter *f, struct vm_view **ret, size_t *ret_n, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         struct virt_domain *doms = NULL;
         struct vm_view *views;
@@ -109,6 +110,26 @@ int vm_service_list(const struct vm_filter *f, struct vm_view **ret, size_t *ret
         }
         *ret = views;
         *ret_n = k;
+        return 0;
+}
+
+int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_err *err) {
+        _cleanup_virt_conn_ struct virt_conn *c = NULL;
+        struct vm_view v = {};
+        int r;
+
+        r = virt_conn_acquire(&c, err);
+        if (r < 0)
+                return r;
+        r = virt_domain_get_summary(c, uuid, &v.domain, err);
+        if (r < 0)
+                return r;
+        r = view_bind(&v);
+        if (r < 0) {
+                vm_view_done(&v);
+                return r;
+        }
+        *ret = v;
         return 0;
 }
 
@@ -266,6 +287,9 @@ int vm_service_create(const struct vm_spec *spec, const char *request_id, char r
         pthread_mutex_lock(&mutation_lock);
         r = create_locked(c, spec, request_id, ret_uuid, err);
         pthread_mutex_unlock(&mutation_lock);
+        /* Read-your-writes for listings: do not wait for the DEFINED event. */
+        if (r >= 0)
+                vm_index_refresh(ret_uuid);
         return r;
 }
 
@@ -314,6 +338,7 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
 out:
         pthread_mutex_unlock(&mutation_lock);
         vm_view_done(&v);
+        vm_index_refresh(uuid);
         return r;
 }
 
@@ -327,5 +352,6 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
         r = virt_domain_action(c, uuid, a, err);
         if (r == -ENOENT)
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
+        vm_index_refresh(uuid);
         return r;
 }

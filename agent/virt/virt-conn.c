@@ -29,6 +29,7 @@ static volatile bool event_thread_running;
 static volatile bool stopping;
 static int reconnect_timer = -1;
 static int lifecycle_callback = -1;
+static int metadata_callback = -1;
 static virConnectPtr stale_conn; /* closed connection waiting to be released */
 static virt_state_cb_t state_callback;
 static virt_domain_event_cb_t event_callback;
@@ -168,6 +169,15 @@ static void lifecycle_event(virConnectPtr c, virDomainPtr dom, int event, int de
                 event_callback(uuid, virDomainGetName(dom), ev, callback_userdata);
 }
 
+static void metadata_event(virConnectPtr c, virDomainPtr dom, int type, const char *nsuri, void *opaque) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        if (event_callback)
+                event_callback(uuid, virDomainGetName(dom), "metadata-changed", callback_userdata);
+}
+
 static void connection_closed(virConnectPtr c, int reason, void *opaque) {
         static const char *const reasons[] = {
                 [VIR_CONNECT_CLOSE_REASON_ERROR] = "misc I/O error",
@@ -233,6 +243,11 @@ static bool try_connect(void) {
                             virGetLastErrorMessage());
                 virResetLastError();
         }
+        /* Metadata edits (virsh metadata, another agent) change what sovd knows of a VM. */
+        metadata_callback = virConnectDomainEventRegisterAny(
+                c, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(metadata_event), NULL, NULL);
+        if (metadata_callback < 0)
+                virResetLastError();
         read_host_info(c, &info);
 
         pthread_mutex_lock(&state_lock);
@@ -327,6 +342,8 @@ void virt_stop(void) {
         if (c) {
                 if (lifecycle_callback >= 0)
                         (void) virConnectDomainEventDeregisterAny(c, lifecycle_callback);
+                if (metadata_callback >= 0)
+                        (void) virConnectDomainEventDeregisterAny(c, metadata_callback);
                 (void) virConnectUnregisterCloseCallback(c, connection_closed);
                 (void) virConnectClose(c);
         }

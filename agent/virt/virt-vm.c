@@ -248,6 +248,24 @@ int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *r
         return 0;
 }
 
+int virt_domain_get_summary(struct virt_conn *c, const char *uuid, struct virt_domain *ret,
+                            struct sovd_err *err) {
+        _cleanup_domain_ virDomainPtr dom = NULL;
+        struct virt_domain d = {};
+        int r;
+
+        r = lookup(c, uuid, &dom, err);
+        if (r < 0)
+                return r;
+        r = domain_summary(c, dom, &d, err);
+        if (r < 0) {
+                virt_domain_done(&d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
 int virt_domain_name_free(struct virt_conn *c, const char *name, struct sovd_err *err) {
         virDomainPtr dom = virDomainLookupByName(virt_conn_ptr(c), name);
         int r;

@@ -78,6 +78,10 @@ int virt_domain_list(struct virt_conn *c, struct virt_domain **ret, size_t *ret_
 /* One domain by UUID, with devices. -ENOENT when there is none. */
 int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *ret, struct sovd_err *err);
 
+/* One domain by UUID, without devices (what a listing shows). -ENOENT when there is none. */
+int virt_domain_get_summary(struct virt_conn *c, const char *uuid, struct virt_domain *ret,
+                            struct sovd_err *err);
+
 /* 0 when no domain has @name, -EEXIST when one does. */
 int virt_domain_name_free(struct virt_conn *c, const char *name, struct sovd_err *err);
 

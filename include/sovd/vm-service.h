@@ -34,8 +34,12 @@ struct vm_filter {
         int state;          /* enum vm_state, or -1: any */
 };
 
-int vm_service_list(const struct vm_filter *f, struct vm_view **ret, size_t *ret_n, struct sovd_err *err);
+/* Reads every domain from libvirt now (vm-index.h serves listings from its cache). */
+int vm_service_list_live(const struct vm_filter *f, struct vm_view **ret, size_t *ret_n, struct sovd_err *err);
+/* One VM with devices and disk references, read from libvirt now. */
 int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err);
+/* One VM as listings show it (no devices), read from libvirt now. */
+int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_err *err);
 
 /*
  * Creates volumes, writes the binding and defines the domain. On any

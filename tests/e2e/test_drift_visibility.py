@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End to end: what is done to domains behind sovd's back (virsh on the same
+libvirtd) shows in sovd's VM listing, which is served from an index kept by
+libvirt's events. Exits 77 where e2e cannot run."""
+import os
+import shutil
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for _p in (HERE, os.path.join(HERE, "..", "integration")):
+    if _p not in sys.path:
+        sys.path.append(_p)
+
+from libvirt_host import PrivateLibvirtHost, skip_reason  # noqa: E402
+
+_reason = skip_reason()
+if _reason:
+    print(f"SKIP: {_reason}")
+    sys.exit(77)
+
+import sovdtest  # noqa: E402
+
+HOST_ADDRESS = "127.0.0.22"
+DOMAIN_XML = """<domain type='qemu'>
+  <name>{name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type>hvm</type></os>
+  <devices><serial type='pty'/></devices>
+</domain>"""
+
+
+class DriftVisibilityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pool_dir = tempfile.mkdtemp(prefix="sovd-e2e-pool-")
+        cls.addClassCleanup(shutil.rmtree, cls.pool_dir, ignore_errors=True)
+        cls.host = PrivateLibvirtHost("e2e-drift", HOST_ADDRESS)
+        cls.host.start()
+        cls.addClassCleanup(cls.host.stop)
+        cls.host.define_dir_pool("default", cls.pool_dir)
+        cls.sovd = sovdtest.Sovd(libvirt_uri=cls.host.uri, config=sovdtest.demo_config())
+        cls.addClassCleanup(cls.sovd.cleanup)
+        cls.sovd.start()
+        cls.tmp = tempfile.mkdtemp(prefix="sovd-e2e-xml-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+
+    def listing(self):
+        r = self.sovd.get("/v1/vms")
+        self.assertEqual(r.status, 200, r)
+        return {v["name"]: v for v in r.json["vms"]}
+
+    def wait_listing(self, pred, what, timeout=10):
+        """Polls the listing until @pred holds; 503s (sovd reconnecting) are waited out."""
+        deadline = time.monotonic() + timeout
+        vms = {}
+        while True:
+            r = self.sovd.get("/v1/vms")
+            if r.status == 200:
+                vms = {v["name"]: v for v in r.json["vms"]}
+                if pred(vms):
+                    return vms
+            if time.monotonic() > deadline:
+                self.fail(f"listing never showed {what}: {sorted(vms)}\n" + self.sovd.read_log()[-3000:])
+            time.sleep(0.1)
+
+    def test_changes_behind_sovds_back_show_in_listing(self):
+        path = os.path.join(self.tmp, "outsider.xml")
+        with open(path, "w") as f:
+            f.write(DOMAIN_XML.format(name="outsider"))
+        self.host.virsh("define", path)
+        vms = self.wait_listing(lambda v: "outsider" in v, "a domain defined with virsh")
+        self.assertFalse(vms["outsider"]["managed"])
+        self.assertEqual(vms["outsider"]["state"], "shutoff")
+
+        self.host.virsh("start", "outsider")
+        self.wait_listing(lambda v: v.get("outsider", {}).get("state") == "running", "virsh start")
+        self.assertEqual(self.listing()["outsider"]["state"], "running")
+        self.host.virsh("suspend", "outsider")
+        self.wait_listing(lambda v: v["outsider"]["state"] == "paused", "virsh suspend")
+        self.host.virsh("destroy", "outsider")
+        self.wait_listing(lambda v: v["outsider"]["state"] == "shutoff", "virsh destroy")
+
+        # A binding written by hand (another agent, an operator) makes it managed.
+        self.host.virsh("metadata", "outsider", "--uri", "urn:sovd:binding:1", "--key", "sovd", "--config",
+                        "--set", "<binding><tenant>hand</tenant><policy>fr-sovereign</policy></binding>")
+        vms = self.wait_listing(lambda v: v["outsider"]["managed"], "a binding set with virsh metadata")
+        self.assertEqual(vms["outsider"]["tenant"], "hand")
+        self.assertEqual([v["name"] for v in self.sovd.get("/v1/vms?tenant=hand").json["vms"]], ["outsider"])
+
+        self.host.virsh("undefine", "outsider")
+        self.wait_listing(lambda v: "outsider" not in v, "virsh undefine")
+
+    def test_listing_survives_libvirtd_restart(self):
+        path = os.path.join(self.tmp, "while-down.xml")
+        with open(path, "w") as f:
+            f.write(DOMAIN_XML.format(name="while-down"))
+        self.host.kill_libvirtd()
+        deadline = time.monotonic() + 10
+        while self.sovd.get("/v1/vms").status != 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.sovd.get("/v1/vms").status, 503)
+        self.host.start_libvirtd()
+        # Defined while sovd is still reconnecting: no event reaches sovd for it,
+        # the resync on reconnection must find it.
+        self.host.virsh("define", path)
+        vms = self.wait_listing(lambda v: "while-down" in v, "a domain defined during the outage", timeout=30)
+        self.assertEqual(vms["while-down"]["state"], "shutoff")
+        self.host.virsh("undefine", "while-down")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
