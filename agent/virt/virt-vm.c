@@ -229,7 +229,8 @@ static int lookup(struct virt_conn *c, const char *uuid, virDomainPtr *ret, stru
         return 0;
 }
 
-int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *ret, struct sovd_err *err) {
+static int domain_get(struct virt_conn *c, const char *uuid, bool devices, struct virt_domain *ret,
+                      struct sovd_err *err) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         struct virt_domain d = {};
         int r;
@@ -238,7 +239,7 @@ int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *r
         if (r < 0)
                 return r;
         r = domain_summary(c, dom, &d, err);
-        if (r >= 0)
+        if (r >= 0 && devices)
                 r = domain_devices(c, dom, &d, err);
         if (r < 0) {
                 virt_domain_done(&d);
@@ -248,22 +249,13 @@ int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *r
         return 0;
 }
 
+int virt_domain_get(struct virt_conn *c, const char *uuid, struct virt_domain *ret, struct sovd_err *err) {
+        return domain_get(c, uuid, true, ret, err);
+}
+
 int virt_domain_get_summary(struct virt_conn *c, const char *uuid, struct virt_domain *ret,
                             struct sovd_err *err) {
-        _cleanup_domain_ virDomainPtr dom = NULL;
-        struct virt_domain d = {};
-        int r;
-
-        r = lookup(c, uuid, &dom, err);
-        if (r < 0)
-                return r;
-        r = domain_summary(c, dom, &d, err);
-        if (r < 0) {
-                virt_domain_done(&d);
-                return r;
-        }
-        *ret = d;
-        return 0;
+        return domain_get(c, uuid, false, ret, err);
 }
 
 int virt_domain_name_free(struct virt_conn *c, const char *name, struct sovd_err *err) {
