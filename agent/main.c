@@ -13,10 +13,12 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "sovd/admission.h"
 #include "sovd/api.h"
 #include "sovd/config.h"
 #include "sovd/fileio.h"
 #include "sovd/log.h"
+#include "sovd/policy-store.h"
 #include "sovd/time-util.h"
 #include "sovd/version.h"
 #include "sovd/virt-conn.h"
@@ -30,8 +32,9 @@ struct options {
         size_t n_listen;
 };
 
-static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary */
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary, policy_summary */
 static char listen_summary[512];
+static char policy_summary[SOVD_ERR_MSG_MAX + 64];
 static const char *config_source;
 static struct config *active_config; /* main thread only */
 
@@ -55,8 +58,9 @@ static void update_status(bool connected, const char *reason) {
 
         virt_get_status(&st);
         pthread_mutex_lock(&status_lock);
-        (void) sd_notifyf(0, "STATUS=Serving on %s; libvirt %s%s%s", listen_summary,
-                          connected ? "connected to " : "disconnected: ", connected ? st.uri : st.error, "");
+        (void) sd_notifyf(0, "STATUS=Serving on %s; libvirt %s%s; %s", listen_summary,
+                          connected ? "connected to " : "disconnected: ", connected ? st.uri : st.error,
+                          policy_summary);
         pthread_mutex_unlock(&status_lock);
 }
 
@@ -188,6 +192,33 @@ static int load_config(const struct options *o, struct config **ret, struct sovd
         return 0;
 }
 
+/*
+ * Loads the policy directory of @c. On failure the previous set stays in
+ * force (at start-up: none, so every bound VM is denied by default), and
+ * the log and STATUS say why.
+ */
+static void load_policies(const struct config *c, struct policy_set *previous) {
+        _cleanup_policy_set_ struct policy_set *set = NULL;
+        struct sovd_err err = {};
+        int r;
+
+        r = policy_set_load(c->policy_dir, &set, &err);
+        pthread_mutex_lock(&status_lock);
+        if (r < 0) {
+                snprintf(policy_summary, sizeof(policy_summary), "policies: load failed (%s); %s", err.msg,
+                         previous ? "previous set kept" : "none loaded, bound VMs are denied");
+                pthread_mutex_unlock(&status_lock);
+                log_error("cannot load policies: %s; %s", err.msg[0] ? err.msg : strerror(-r),
+                          previous ? "keeping the previous set" : "no policy is loaded: every bound VM is denied");
+                admission_set(active_config, previous);
+                return;
+        }
+        snprintf(policy_summary, sizeof(policy_summary), "%zu policies from %s", set->n_policies, set->dir);
+        pthread_mutex_unlock(&status_lock);
+        log_info("loaded %zu policies and %zu value groups from %s", set->n_policies, set->n_groups, set->dir);
+        admission_set(active_config, set);
+}
+
 static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         log_info("received %s, stopping", strsignal((int) si->ssi_signo));
         (void) sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
@@ -218,6 +249,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         api_set_config(c);
         config_unref(active_config);
         active_config = TAKE_PTR(c);
+        {
+                _cleanup_policy_set_ struct policy_set *previous = admission_policies();
+                load_policies(active_config, previous);
+        }
         log_info("configuration reloaded from %s", config_source ? config_source : "the embedded default");
         (void) sd_notify(0, "READY=1");
         struct virt_status st;
@@ -295,7 +330,17 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         if (mode == 2) {
-                printf("%s: configuration is valid\n", config_source ? config_source : "embedded default");
+                struct policy_set *set = NULL;
+                r = policy_set_load(active_config->policy_dir, &set, &err);
+                policy_set_unref(set);
+                if (r < 0) {
+                        log_error("invalid policies: %s", err.msg);
+                        config_unref(active_config);
+                        strv_free(opts.listen);
+                        return EXIT_FAILURE;
+                }
+                printf("%s: configuration is valid; policies in %s are valid\n",
+                       config_source ? config_source : "embedded default", active_config->policy_dir);
                 config_unref(active_config);
                 strv_free(opts.listen);
                 return EXIT_SUCCESS;
@@ -321,6 +366,7 @@ int main(int argc, char **argv) {
                 log_error("cannot open the idempotency store in %s: %s", active_config->state_dir, strerror(-r));
                 goto out;
         }
+        load_policies(active_config, NULL);
         api_init(active_config, idem);
         r = virt_start(active_config->libvirt_uri, on_libvirt_state, on_domain_event, NULL);
         if (r < 0) {
@@ -361,6 +407,7 @@ out:
         (void) sd_notify(0, "STOPPING=1");
         api_shutdown();
         virt_stop();
+        admission_clear();
         vm_index_free();
         idempotency_store_free(idem);
         sd_event_unref(event);

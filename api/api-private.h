@@ -13,6 +13,7 @@
 #include "sovd/id.h"
 
 #define REQUEST_ID_MAX 64
+#define NAME_PARAM_MAX 64
 
 struct api_reply {
         int status;
@@ -46,6 +47,7 @@ struct api_request {
         /* Path parameters, filled by the router. */
         char uuid[ID_TEXT_LEN];
         const char *action;
+        char name[NAME_PARAM_MAX + 1]; /* {name} segment, e.g. a policy name */
 
         /* Set by handlers: the route's error detail, when a handler fails. */
         struct api_reply reply;
@@ -79,6 +81,9 @@ int reply_empty(struct api_request *req, int status);
 /* Fills req->reply with the problem document for @code, @detail as its detail. */
 void reply_problem(struct api_request *req, int code, const char *detail);
 void api_reply_done(struct api_reply *r);
+/* The same with one extension member @key (RFC 9457 §3.2), e.g. "decision"; takes @value. */
+void reply_problem_ext(struct api_request *req, int code, const char *detail, const char *key,
+                       struct json_object *value);
 
 /* HTTP status and problem type for an error code (the one table of api/problem.c). */
 int problem_status(int code);
@@ -99,3 +104,9 @@ int handle_vm_create(struct api_request *req, struct sovd_err *err);
 int handle_vm_get(struct api_request *req, struct sovd_err *err);
 int handle_vm_delete(struct api_request *req, struct sovd_err *err);
 int handle_vm_action(struct api_request *req, struct sovd_err *err);
+int handle_policy_list(struct api_request *req, struct sovd_err *err);
+int handle_policy_get(struct api_request *req, struct sovd_err *err);
+int handle_policy_evaluate(struct api_request *req, struct sovd_err *err);
+int handle_admission(struct api_request *req, struct sovd_err *err);
+int handle_storage_pools(struct api_request *req, struct sovd_err *err);
+int handle_backup_targets(struct api_request *req, struct sovd_err *err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "api-private.h"
 #include "sovd/json-util.h"
+#include "sovd/tags.h"
 #include "sovd/time-util.h"
 #include "sovd/version.h"
 #include "sovd/virt-conn.h"
@@ -57,16 +58,18 @@ int handle_host(struct api_request *req, struct sovd_err *err) {
             (r = json_add_string(lv, "error", st.connected ? NULL : st.error)) < 0)
                 return r;
 
-        /*
-         * A copy, not a reference: json-c's reference counts are not atomic and
-         * serialising caches a string inside the object, so a json_object must
-         * never be shared between request threads.
-         */
-        struct json_object *tags = NULL;
-        if (json_object_deep_copy(req->config->host_tags, &tags, NULL) < 0)
-                return -ENOMEM;
-        if ((r = json_add(o, "tags", tags)) < 0)
+        /* A copy: json-c objects must never be shared between request threads. */
+        if ((r = json_add(o, "tags", tags_to_json(&req->config->host_tags))) < 0)
                 return r;
+        /* Unknown certification schemes are accepted but shown, so a typo does not go unnoticed. */
+        const char *unknown[32];
+        size_t n_unknown = tags_unknown_certifications(&req->config->host_tags, unknown, ELEMENTSOF(unknown));
+        struct json_object *uc = json_object_new_array();
+        if (!uc || (r = json_add(o, "unknown_certifications", uc)) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_unknown; i++)
+                if (json_object_array_add(uc, json_object_new_string(unknown[i])) < 0)
+                        return -ENOMEM;
 
         if (st.connected) {
                 _cleanup_virt_conn_ struct virt_conn *c = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "api-private.h"
+#include "sovd/admission.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
@@ -158,6 +159,59 @@ static int check_uuid(struct api_request *req, struct sovd_err *err) {
         return 0;
 }
 
+/* The places a VM's disks are on, for admission: pool when known, else the bare path. */
+static size_t vm_disks(const struct vm_view *v, struct admission_disk *disks, size_t max) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < v->domain.n_disks && n < max; i++)
+                disks[n++] = (struct admission_disk){
+                        .pool = v->disk_refs ? v->disk_refs[i].pool : NULL,
+                        .path = v->domain.disks[i].path,
+                };
+        return n;
+}
+
+/*
+ * Compliance now: the VM's policy re-evaluated against the current host,
+ * pools and policy set, whatever it was admitted under.
+ */
+static struct json_object *compliance_to_json(const struct vm_view *v) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        _cleanup_decision_ struct decision *d = NULL;
+        struct admission_disk disks[VM_SPEC_MAX_DISKS * 2];
+        struct json_object *reasons = json_object_new_array();
+
+        if (!o || json_add(o, "reasons", reasons) < 0 || !reasons)
+                return NULL;
+        if (!v->binding) {
+                if (json_add_string(o, "status", v->binding_error ? "invalid-binding" : "unbound") < 0 ||
+                    (v->binding_error && json_object_array_add(reasons, json_object_new_string(v->binding_error)) < 0))
+                        return NULL;
+                return TAKE_PTR(o);
+        }
+        if (admission_decide_vm("compliance", v->binding->policy, disks, vm_disks(v, disks, ELEMENTSOF(disks)),
+                                time(NULL), &d) < 0)
+                return NULL;
+        if (json_add_string(o, "status", d->would_deny ? "non-compliant" : "compliant") < 0 ||
+            json_add_string(o, "admitted_digest", v->binding->policy_digest) < 0 ||
+            json_add_string(o, "current_digest", d->policy ? d->policy->digest : NULL) < 0 ||
+            json_add_bool(o, "policy_changed", !d->policy || !v->binding->policy_digest ||
+                                                       !streq(d->policy->digest, v->binding->policy_digest)) < 0)
+                return NULL;
+        if (!d->policy && json_object_array_add(reasons, json_object_new_string(d->reason)) < 0)
+                return NULL;
+        for (size_t i = 0; i < d->n_checks; i++)
+                for (size_t k = 0; k < d->checks[i].n_violations; k++) {
+                        char line[512];
+                        snprintf(line, sizeof(line), "%s '%s' (%s rule): %s", d->checks[i].place.type,
+                                 d->checks[i].place.name, policy_kind_to_string(d->checks[i].kind),
+                                 d->checks[i].violations[k].reason);
+                        if (json_object_array_add(reasons, json_object_new_string(line)) < 0)
+                                return NULL;
+                }
+        return TAKE_PTR(o);
+}
+
 static int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         struct vm_view v = {};
@@ -167,6 +221,10 @@ static int reply_vm(struct api_request *req, int status, const char *uuid, struc
         if (r < 0)
                 return r;
         o = vm_to_json(&v, true);
+        if (o && json_add(o, "compliance", compliance_to_json(&v)) < 0) {
+                json_object_put(o);
+                o = NULL;
+        }
         vm_view_done(&v);
         if (!o)
                 return -ENOMEM;
@@ -179,6 +237,16 @@ int handle_vm_get(struct api_request *req, struct sovd_err *err) {
         if (r < 0)
                 return r;
         return reply_vm(req, 200, req->uuid, err);
+}
+
+/* Logs a decision with its journald fields (the audit log records it too). */
+static void log_decision(struct api_request *req, const struct decision *d, const char *vm, const char *tenant) {
+        log_emit(d->allowed ? LOG_INFO : LOG_WARNING,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_DECISION", d->allowed ? "allow" : "deny" },
+                            { "SOVD_DECISION_ID", d->id }, { "SOVD_POLICY", d->policy_name },
+                            { "SOVD_POLICY_DIGEST", d->policy ? d->policy->digest : NULL }, { "SOVD_VM_UUID", vm },
+                            { "SOVD_TENANT", tenant }, { "SOVD_OPERATION", d->operation }),
+                 "%s", d->reason);
 }
 
 int handle_vm_create(struct api_request *req, struct sovd_err *err) {
@@ -195,7 +263,24 @@ int handle_vm_create(struct api_request *req, struct sovd_err *err) {
         r = vm_spec_parse(doc, &spec, err);
         if (r < 0)
                 return r;
-        r = vm_service_create(&spec, req->request_id, uuid, err);
+
+        /* The door: host and every disk's pool, before anything is created. */
+        _cleanup_decision_ struct decision *d = NULL;
+        struct admission_disk disks[VM_SPEC_MAX_DISKS];
+        for (size_t i = 0; i < spec.n_disks; i++)
+                disks[i] = (struct admission_disk){ .pool = spec.disks[i].pool };
+        r = admission_decide_vm("create", spec.policy, disks, spec.n_disks, time(NULL), &d);
+        if (r < 0) {
+                vm_spec_done(&spec);
+                return r;
+        }
+        log_decision(req, d, NULL, spec.tenant);
+        if (!d->allowed) {
+                vm_spec_done(&spec);
+                reply_problem_ext(req, -SOVD_E_POLICY_DENIED, d->reason, "decision", decision_to_json(d));
+                return 0;
+        }
+        r = vm_service_create(&spec, req->request_id, d->policy ? d->policy->digest : NULL, uuid, err);
         if (r < 0) {
                 log_emit(LOG_WARNING,
                          LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_NAME", spec.name },
@@ -242,6 +327,43 @@ int handle_vm_delete(struct api_request *req, struct sovd_err *err) {
         return reply_empty(req, 204);
 }
 
+/*
+ * The start door: a bound VM starts only where its policy allows its host
+ * and every disk's pool now. Returns 1 when the answer (a denial) is set.
+ */
+static int admit_start(struct api_request *req, struct sovd_err *err) {
+        _cleanup_decision_ struct decision *d = NULL;
+        struct admission_disk disks[VM_SPEC_MAX_DISKS * 2];
+        struct vm_view v = {};
+        int r;
+
+        r = vm_service_get(req->uuid, &v, err);
+        if (r < 0)
+                return r;
+        if (!v.binding) {
+                if (v.binding_error) {
+                        r = err_set(err, -SOVD_E_POLICY_DENIED,
+                                    "VM '%s' carries sovd metadata that is not a valid binding (%s): refusing to start it",
+                                    v.domain.name, v.binding_error);
+                        vm_view_done(&v);
+                        return r;
+                }
+                vm_view_done(&v);
+                return 0; /* not sovd's: no policy to apply */
+        }
+        r = admission_decide_vm("start", v.binding->policy, disks, vm_disks(&v, disks, ELEMENTSOF(disks)), time(NULL),
+                                &d);
+        if (r >= 0)
+                log_decision(req, d, req->uuid, v.binding->tenant);
+        vm_view_done(&v);
+        if (r < 0)
+                return r;
+        if (d->allowed)
+                return 0;
+        reply_problem_ext(req, -SOVD_E_POLICY_DENIED, d->reason, "decision", decision_to_json(d));
+        return 1;
+}
+
 int handle_vm_action(struct api_request *req, struct sovd_err *err) {
         int action, r;
 
@@ -262,6 +384,11 @@ int handle_vm_action(struct api_request *req, struct sovd_err *err) {
                 r = json_check_members(doc, none, "", err);
                 if (r < 0)
                         return r;
+        }
+        if (action == VM_ACTION_START) {
+                r = admit_start(req, err);
+                if (r != 0)
+                        return r < 0 ? r : 0;
         }
         r = vm_service_action(req->uuid, (enum vm_action) action, err);
         if (r < 0)

@@ -12,6 +12,7 @@ static const struct {
         { -EINVAL, 400, "invalid-request", "Invalid request" },
         { -EACCES, 403, "forbidden", "Forbidden" },
         { -EPERM, 403, "forbidden", "Forbidden" },
+        { -SOVD_E_POLICY_DENIED, 403, "policy-denied", "Denied by sovereignty policy" },
         { -ENOENT, 404, "not-found", "Not found" },
         { -SOVD_E_METHOD, 405, "method-not-allowed", "Method not allowed" },
         { -EEXIST, 409, "conflict", "Conflict" },
@@ -36,6 +37,21 @@ static int problem_index(int code) {
 int problem_status(int code) {
         int i = problem_index(code);
         return i >= 0 ? problem_table[i].status : 500;
+}
+
+void reply_problem_ext(struct api_request *req, int code, const char *detail, const char *key,
+                       struct json_object *value) {
+        _cleanup_json_ struct json_object *o = NULL, *v = value;
+
+        reply_problem(req, code, detail);
+        if (!req->reply.body || !v)
+                return;
+        /* Re-parse our own document to add the extension member: simple and rare (denials only). */
+        o = json_tokener_parse(req->reply.body);
+        if (!o || json_add(o, key, TAKE_PTR(v)) < 0)
+                return;
+        free(req->reply.body);
+        req->reply.body = strdup(json_to_string(o));
 }
 
 void reply_problem(struct api_request *req, int code, const char *detail) {

@@ -23,6 +23,13 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/vms/{uuid}/reboot", handle_vm_action, ROLE_OPERATOR, NULL },
         { "POST", "/v1/vms/{uuid}/suspend", handle_vm_action, ROLE_OPERATOR, NULL },
         { "POST", "/v1/vms/{uuid}/resume", handle_vm_action, ROLE_OPERATOR, NULL },
+        { "GET", "/v1/policies", handle_policy_list, ROLE_READER, NULL },
+        { "GET", "/v1/policies/{name}", handle_policy_get, ROLE_READER, NULL },
+        { "POST", "/v1/policies/evaluate", handle_policy_evaluate, ROLE_READER, NULL },
+        { "GET", "/v1/storage-pools", handle_storage_pools, ROLE_READER, NULL },
+        { "GET", "/v1/backup-targets", handle_backup_targets, ROLE_READER, NULL },
+        /* The libvirt hook runs as root: admission answers admins only. */
+        { "POST", "/v1/admission", handle_admission, ROLE_ADMIN, NULL },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);
 
@@ -39,7 +46,15 @@ static bool pattern_match(const char *pattern, const char *path, struct api_requ
                 size_t plen = strcspn(p, "/"), slen = strcspn(s, "/");
                 if (slen == 0)
                         return false;
-                if (plen == 6 && strncmp(p, "{uuid}", 6) == 0) {
+                if (plen == 6 && strncmp(p, "{name}", 6) == 0) {
+                        if (req) {
+                                size_t n = slen < NAME_PARAM_MAX ? slen : NAME_PARAM_MAX;
+                                memcpy(req->name, s, n);
+                                req->name[n] = '\0';
+                                if (slen > NAME_PARAM_MAX)
+                                        req->name[0] = '!';
+                        }
+                } else if (plen == 6 && strncmp(p, "{uuid}", 6) == 0) {
                         if (req) {
                                 /* Too long to be a UUID: keep a marker the handler will refuse. */
                                 size_t n = slen < ID_TEXT_LEN - 1 ? slen : ID_TEXT_LEN - 1;

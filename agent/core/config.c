@@ -9,6 +9,7 @@
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/version.h"
 
 static const char *const role_table[_ROLE_MAX] = {
         [ROLE_NONE] = "none",
@@ -34,6 +35,12 @@ struct config *config_ref(struct config *c) {
         return c;
 }
 
+static void place_config_done(struct place_config *p) {
+        free(p->name);
+        free(p->path);
+        tags_done(&p->tags);
+}
+
 struct config *config_unref(struct config *c) {
         if (!c || __atomic_sub_fetch(&c->n_ref, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
@@ -44,7 +51,14 @@ struct config *config_unref(struct config *c) {
         for (size_t i = 0; i < c->n_unix_roles; i++)
                 free(c->unix_roles[i].group);
         free(c->unix_roles);
-        json_object_put(c->host_tags);
+        tags_done(&c->host_tags);
+        for (size_t i = 0; i < c->n_storage_pools; i++)
+                place_config_done(&c->storage_pools[i]);
+        free(c->storage_pools);
+        for (size_t i = 0; i < c->n_backup_targets; i++)
+                place_config_done(&c->backup_targets[i]);
+        free(c->backup_targets);
+        free(c->policy_dir);
         free(c);
         return NULL;
 }
@@ -105,8 +119,11 @@ static int config_new_base(struct config **ret) {
         c->max_connections = 256;
         c->libvirt_uri = strdup("test:///default");
         c->listen = calloc(2, sizeof(char *));
-        c->host_tags = json_object_new_object();
-        if (!c->libvirt_uri || !c->listen || !c->host_tags)
+        c->audit_rotate_bytes = 64ull * 1024 * 1024;
+        /* Installed policies; a build tree run (the README's demo) falls back to the source tree's. */
+        c->policy_dir = strdup(access(SOVD_DEFAULT_POLICY_DIR, F_OK) == 0 ? SOVD_DEFAULT_POLICY_DIR
+                                                                         : SOVD_SOURCE_POLICY_DIR);
+        if (!c->libvirt_uri || !c->listen || !c->policy_dir)
                 return -ENOMEM;
         if (default_paths(&sock, &c->state_dir) < 0)
                 return -ENOMEM;
@@ -116,24 +133,20 @@ static int config_new_base(struct config **ret) {
 }
 
 int config_new_default(struct config **ret) {
-        _cleanup_config_ struct config *c = NULL;
+        /*
+         * Demo tags, so that a new user sees a tagged host on the test driver
+         * and can create VMs in its pool under the shipped policies.
+         */
+        static const char demo[] =
+                "{\"host_tags\": {\"jurisdiction\": \"FR\", \"region\": \"FR-IDF\", \"site\": \"demo-1\","
+                "  \"operator\": \"Demo Cloud SAS\", \"operator_jurisdiction\": \"FR\","
+                "  \"certifications\": [\"secnumcloud:3.2\", \"hds\", \"iso27001\"]},"
+                " \"storage_pools\": {\"default-pool\": {\"tags\": {\"jurisdiction\": \"FR\", \"region\": \"FR-IDF\","
+                "  \"site\": \"demo-1\", \"operator\": \"Demo Cloud SAS\", \"operator_jurisdiction\": \"FR\","
+                "  \"certifications\": [\"secnumcloud:3.2\", \"hds\", \"iso27001\"]}}}}";
         struct sovd_err err;
-        int r;
 
-        r = config_new_base(&c);
-        if (r < 0)
-                return r;
-        /* Demo tags, so that a new user sees a tagged host on the test driver. */
-        static const char demo[] = "{\"jurisdiction\": \"FR\", \"region\": \"FR-IDF\", \"site\": \"demo-1\","
-                                   "\"operator\": \"Demo Cloud SAS\", \"operator_jurisdiction\": \"FR\","
-                                   "\"certifications\": [\"secnumcloud:3.2\", \"hds\", \"iso27001\"]}";
-        json_object_put(c->host_tags);
-        c->host_tags = NULL;
-        r = json_parse_strict(demo, strlen(demo), &c->host_tags, &err);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(c);
-        return 0;
+        return config_parse(demo, strlen(demo), NULL, ret, &err);
 }
 
 int config_check_listen(const char *addr, struct sovd_err *err) {
@@ -154,63 +167,62 @@ int config_check_listen(const char *addr, struct sovd_err *err) {
         return err_set(err, -EINVAL, "listen address '%s': expected unix:PATH", addr);
 }
 
-static bool is_country_code(const char *s) {
-        return strlen(s) == 2 && isupper((unsigned char) s[0]) && isupper((unsigned char) s[1]);
-}
+/* storage_pools / backup_targets: {name: {"tags": {...}} (+ "path" for targets)}. */
+static int parse_places(struct json_object *obj, const char *key, bool with_path, struct place_config **ret,
+                        size_t *ret_n, struct sovd_err *err) {
+        size_t n = (size_t) json_object_object_length(obj);
+        struct place_config *a;
+        int r;
 
-/* ISO 3166-2: country code, hyphen, 1-3 alphanumerics ("FR-IDF", "FR-75C"). */
-static bool is_region_code(const char *s) {
-        size_t n = strlen(s);
+        if (n > 256)
+                return err_set(err, -EINVAL, "%s: at most 256 entries", key);
+        a = calloc(n ? n : 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *ret = a;
+        json_object_object_foreach(obj, name, val) {
+                static const char *const pool_keys[] = { "tags", NULL };
+                static const char *const target_keys[] = { "path", "tags", NULL };
+                struct place_config *p = &a[(*ret_n)++];
+                struct json_object *tags = NULL;
+                const char *path = NULL;
+                char where[128];
 
-        if (n < 4 || n > 6 || !isupper((unsigned char) s[0]) || !isupper((unsigned char) s[1]) || s[2] != '-')
-                return false;
-        for (size_t i = 3; i < n; i++)
-                if (!isupper((unsigned char) s[i]) && !isdigit((unsigned char) s[i]))
-                        return false;
-        return true;
-}
-
-/*
- * Host tags: string values, or for certifications a list of strings.
- * Free-form keys are allowed; the well-known ones are checked.
- */
-static int parse_host_tags(struct json_object *tags, struct sovd_err *err) {
-        json_object_object_foreach(tags, key, val) {
-                if (!label_key_is_valid(key) || strchr(key, '/'))
-                        return err_set(err, -EINVAL,
-                                       "host_tags.%s: invalid tag name (1-63 of a-z 0-9 . _ -, starting "
-                                       "with a letter or digit)",
-                                       key);
-                if (streq(key, "certifications")) {
-                        if (!json_object_is_type(val, json_type_array))
-                                return err_set(err, -EINVAL, "host_tags.certifications: must be a list of strings");
-                        for (size_t i = 0; i < json_object_array_length(val); i++) {
-                                struct json_object *e = json_object_array_get_idx(val, i);
-                                if (!json_object_is_type(e, json_type_string) ||
-                                    json_object_get_string_len(e) == 0 ||
-                                    !label_value_is_valid(json_object_get_string(e)))
-                                        return err_set(err, -EINVAL,
-                                                       "host_tags.certifications[%zu]: must be a non-empty string",
-                                                       i);
-                        }
-                        continue;
+                snprintf(where, sizeof(where), "%s.%.64s", key, name);
+                if (!name_is_valid(name))
+                        return err_set(err, -EINVAL, "%s: invalid name", where);
+                if ((r = json_check_members(val, with_path ? target_keys : pool_keys, where, err)) < 0 ||
+                    (r = json_get_object(val, "tags", where, true, &tags, err)) < 0)
+                        return r;
+                if (with_path) {
+                        if ((r = json_get_string(val, "path", where, true, &path, err)) < 0)
+                                return r;
+                        if (path[0] != '/' || strstr(path, "/../") || !utf8_is_printable(path, strlen(path)))
+                                return err_set(err, -EINVAL, "%s.path: must be an absolute path", where);
+                        if (!(p->path = strdup(path)))
+                                return -ENOMEM;
                 }
-                if (!json_object_is_type(val, json_type_string) || json_object_get_string_len(val) == 0 ||
-                    !label_value_is_valid(json_object_get_string(val)))
-                        return err_set(err, -EINVAL,
-                                       "host_tags.%s: must be a non-empty string of printable UTF-8 up to 256 bytes",
-                                       key);
-                const char *v = json_object_get_string(val);
-                if ((streq(key, "jurisdiction") || streq(key, "operator_jurisdiction")) && !is_country_code(v))
-                        return err_set(err, -EINVAL,
-                                       "host_tags.%s: '%s' is not an ISO 3166-1 alpha-2 country code (e.g. FR)",
-                                       key, v);
-                if (streq(key, "region") && !is_region_code(v))
-                        return err_set(err, -EINVAL,
-                                       "host_tags.region: '%s' is not an ISO 3166-2 subdivision code (e.g. FR-IDF)",
-                                       v);
+                if (!(p->name = strdup(name)))
+                        return -ENOMEM;
+                snprintf(where, sizeof(where), "%s.%.64s.tags", key, name);
+                if ((r = tags_parse(tags, where, &p->tags, err)) < 0)
+                        return r;
         }
         return 0;
+}
+
+const struct place_config *config_storage_pool(const struct config *c, const char *name) {
+        for (size_t i = 0; i < c->n_storage_pools; i++)
+                if (streq(c->storage_pools[i].name, name))
+                        return &c->storage_pools[i];
+        return NULL;
+}
+
+const struct place_config *config_backup_target(const struct config *c, const char *name) {
+        for (size_t i = 0; i < c->n_backup_targets; i++)
+                if (streq(c->backup_targets[i].name, name))
+                        return &c->backup_targets[i];
+        return NULL;
 }
 
 static int parse_unix_roles(struct config *c, struct json_object *roles, struct sovd_err *err) {
@@ -257,12 +269,13 @@ static int parse_unix_roles(struct config *c, struct json_object *roles, struct 
 
 int config_parse(const char *json, size_t len, const char *origin, struct config **ret, struct sovd_err *err) {
         static const char *const keys[] = {
-                "libvirt_uri", "listen",     "state_dir", "log_level", "max_body_bytes", "max_connections",
-                "unix_roles",  "host_tags",  NULL,
+                "libvirt_uri",   "listen",         "state_dir",  "log_level",          "max_body_bytes",
+                "max_connections", "unix_roles", "host_tags", "storage_pools", "backup_targets",
+                "policy_dir",    "audit_rotate_bytes", NULL,
         };
         _cleanup_config_ struct config *c = NULL;
         _cleanup_json_ struct json_object *doc = NULL;
-        struct json_object *listen = NULL, *roles = NULL, *tags = NULL;
+        struct json_object *listen = NULL, *roles = NULL, *tags = NULL, *pools = NULL, *targets = NULL;
         const char *s;
         int64_t i;
         int r;
@@ -361,12 +374,32 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
                 goto fail;
         if ((r = json_get_object(doc, "host_tags", "", false, &tags, err)) < 0)
                 goto fail;
-        if (tags) {
-                if ((r = parse_host_tags(tags, err)) < 0)
+        if (tags && (r = tags_parse(tags, "host_tags", &c->host_tags, err)) < 0)
+                goto fail;
+        if ((r = json_get_object(doc, "storage_pools", "", false, &pools, err)) < 0)
+                goto fail;
+        if (pools && (r = parse_places(pools, "storage_pools", false, &c->storage_pools, &c->n_storage_pools, err)) < 0)
+                goto fail;
+        if ((r = json_get_object(doc, "backup_targets", "", false, &targets, err)) < 0)
+                goto fail;
+        if (targets &&
+            (r = parse_places(targets, "backup_targets", true, &c->backup_targets, &c->n_backup_targets, err)) < 0)
+                goto fail;
+        s = NULL;
+        if ((r = json_get_string(doc, "policy_dir", "", false, &s, err)) < 0)
+                goto fail;
+        if (s) {
+                if (s[0] != '/') {
+                        r = err_set(err, -EINVAL, "policy_dir: must be an absolute path, got '%.128s'", s);
                         goto fail;
-                json_object_put(c->host_tags);
-                c->host_tags = json_object_get(tags);
+                }
+                if ((r = config_set_string(&c->policy_dir, s)) < 0)
+                        return r;
         }
+        i = (int64_t) c->audit_rotate_bytes;
+        if ((r = json_get_int(doc, "audit_rotate_bytes", "", false, 4096, INT64_C(1) << 40, &i, err)) < 0)
+                goto fail;
+        c->audit_rotate_bytes = (uint64_t) i;
         *ret = TAKE_PTR(c);
         return 0;
 fail:

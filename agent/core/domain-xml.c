@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
 #include "sovd/domain-xml.h"
+#include "sovd/virt-vm.h"
 
 int domain_xml_build(const struct vm_spec *spec, const char *type, const char *const *disk_paths,
                      const struct binding *binding, char **ret) {
@@ -45,4 +50,89 @@ int domain_xml_build(const struct vm_spec *spec, const char *type, const char *c
                 return -ENOMEM;
         *ret = xml;
         return 0;
+}
+
+int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding, char ***ret_disk_paths,
+                       struct sovd_err *err) {
+        xmlDocPtr doc = NULL;
+        xmlXPathContextPtr ctx = NULL;
+        xmlXPathObjectPtr meta = NULL, disks = NULL;
+        struct binding *b = NULL;
+        char **paths = NULL;
+        int r = -ENOMEM;
+
+        if (len > INT32_MAX)
+                return err_set(err, -EINVAL, "domain XML too large");
+        /* NONET and no NOENT: nothing is fetched, no entity is expanded. */
+        doc = xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+        if (!doc)
+                return err_set(err, -EINVAL, "domain XML is not well-formed");
+        if (doc->intSubset || doc->extSubset) {
+                r = err_set(err, -EINVAL, "domain XML must not carry a DOCTYPE");
+                goto out;
+        }
+        ctx = xmlXPathNewContext(doc);
+        if (!ctx || xmlXPathRegisterNs(ctx, (const xmlChar *) "s", (const xmlChar *) SOVD_BINDING_NS) < 0)
+                goto out;
+        meta = xmlXPathEvalExpression((const xmlChar *) "/domain/metadata/s:binding", ctx);
+        disks = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk[@device='disk' or not(@device)]/source",
+                                       ctx);
+        if (!meta || !disks)
+                goto out;
+        size_t n = disks->nodesetval ? (size_t) disks->nodesetval->nodeNr : 0;
+        paths = calloc(n + 1, sizeof(char *));
+        if (!paths)
+                goto out;
+        for (size_t i = 0, k = 0; i < n; i++) {
+                xmlNodePtr node = disks->nodesetval->nodeTab[i];
+                xmlChar *v = xmlGetProp(node, (const xmlChar *) "file");
+                if (!v)
+                        v = xmlGetProp(node, (const xmlChar *) "dev");
+                if (!v)
+                        v = xmlGetProp(node, (const xmlChar *) "name"); /* network disks: pool/volume or export */
+                if (!v)
+                        continue;
+                paths[k] = strdup((const char *) v);
+                xmlFree(v);
+                if (!paths[k++])
+                        goto out;
+        }
+        if (meta->nodesetval && meta->nodesetval->nodeNr > 1) {
+                r = err_set(err, -EBADMSG, "domain carries %d sovd bindings", meta->nodesetval->nodeNr);
+                goto out;
+        }
+        if (meta->nodesetval && meta->nodesetval->nodeNr == 1) {
+                xmlBufferPtr buf = xmlBufferCreate();
+                if (!buf)
+                        goto out;
+                if (xmlNodeDump(buf, doc, meta->nodesetval->nodeTab[0], 0, 0) < 0) {
+                        xmlBufferFree(buf);
+                        goto out;
+                }
+                b = calloc(1, sizeof(*b));
+                if (!b) {
+                        xmlBufferFree(buf);
+                        goto out;
+                }
+                r = binding_parse((const char *) xmlBufferContent(buf), b, err);
+                xmlBufferFree(buf);
+                if (r < 0) {
+                        free(b);
+                        b = NULL;
+                        r = r == -ENOMEM ? r : -EBADMSG;
+                        goto out;
+                }
+        }
+        *ret_binding = TAKE_PTR(b);
+        *ret_disk_paths = TAKE_PTR(paths);
+        r = 0;
+out:
+        strv_free(paths);
+        binding_free(b);
+        xmlXPathFreeObject(meta);
+        xmlXPathFreeObject(disks);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        return r;
 }

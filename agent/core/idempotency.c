@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <gnutls/crypto.h>
 
 #include "sovd/fileio.h"
 #include "sovd/idempotency.h"
+#include "sovd/sha256.h"
 #include "sovd/json-util.h"
 
 #define ANSWER_MAX_SIZE (16 * 1024 * 1024)
@@ -28,16 +28,6 @@ void idempotency_answer_done(struct idempotency_answer *a) {
         free(a->location);
         free(a->body);
         *a = (struct idempotency_answer){};
-}
-
-int sha256_hex(const void *data, size_t len, char hex[static 65]) {
-        unsigned char d[32];
-
-        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, d) < 0)
-                return -EIO;
-        for (size_t i = 0; i < sizeof(d); i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        return 0;
 }
 
 bool idempotency_key_is_valid(const char *key) {

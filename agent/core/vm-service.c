@@ -189,7 +189,7 @@ static void rollback_volumes(struct virt_conn *c, const struct binding *b, struc
 }
 
 static int create_locked(struct virt_conn *c, const struct vm_spec *spec, const char *request_id,
-                         char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err) {
+                         const char *policy_digest, char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err) {
         struct virt_volume images[VM_SPEC_MAX_DISKS] = {};
         char *paths[VM_SPEC_MAX_DISKS] = {};
         struct binding b = {};
@@ -226,6 +226,7 @@ static int create_locked(struct virt_conn *c, const struct vm_spec *spec, const 
 
         b.tenant = spec->tenant;
         b.policy = spec->policy;
+        b.policy_digest = (char *) policy_digest;
         b.request_id = (char *) request_id;
         b.created_at = rfc3339_format(time(NULL), created_at);
         b.labels = spec->labels;
@@ -276,8 +277,8 @@ out:
         return r;
 }
 
-int vm_service_create(const struct vm_spec *spec, const char *request_id, char ret_uuid[static ID_TEXT_LEN],
-                      struct sovd_err *err) {
+int vm_service_create(const struct vm_spec *spec, const char *request_id, const char *policy_digest,
+                      char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         int r;
 
@@ -285,7 +286,7 @@ int vm_service_create(const struct vm_spec *spec, const char *request_id, char r
         if (r < 0)
                 return r;
         pthread_mutex_lock(&mutation_lock);
-        r = create_locked(c, spec, request_id, ret_uuid, err);
+        r = create_locked(c, spec, request_id, policy_digest, ret_uuid, err);
         pthread_mutex_unlock(&mutation_lock);
         /* Read-your-writes for listings: do not wait for the DEFINED event. */
         if (r >= 0)
@@ -354,4 +355,37 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
         vm_index_refresh(uuid);
         return r;
+}
+
+int vm_service_pools_of_paths(char *const *paths, size_t n, char ***ret, struct sovd_err *err) {
+        _cleanup_virt_conn_ struct virt_conn *c = NULL;
+        char **pools;
+        int r;
+
+        r = virt_conn_acquire(&c, err);
+        if (r < 0)
+                return r;
+        pools = calloc(n + 1, sizeof(char *));
+        if (!pools)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *volume = NULL;
+                struct sovd_err ignored;
+                r = virt_volume_by_path(c, paths[i], &pools[i], &volume, &ignored);
+                if (r == -SOVD_E_LIBVIRT_DOWN) {
+                        vm_service_pools_free(pools, n);
+                        return err_set(err, r, "%s", ignored.msg);
+                }
+                /* Not a volume of any pool: the path is judged as an untagged place. */
+                if (r < 0)
+                        pools[i] = NULL;
+        }
+        *ret = pools;
+        return 0;
+}
+
+void vm_service_pools_free(char **pools, size_t n) {
+        for (size_t i = 0; pools && i < n; i++)
+                free(pools[i]);
+        free(pools);
 }

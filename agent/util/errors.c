@@ -46,6 +46,8 @@ const char *err_name(int code) {
                 return "MEDIA_TYPE";
         case SOVD_E_METHOD:
                 return "METHOD";
+        case SOVD_E_POLICY_DENIED:
+                return "POLICY_DENIED";
         default:
                 break;
         }

@@ -30,6 +30,29 @@ int virt_pool_check(struct virt_conn *c, const char *pool, struct sovd_err *err)
         return pool_lookup(c, pool, &p, err);
 }
 
+int virt_pool_list(struct virt_conn *c, char ***ret, struct sovd_err *err) {
+        virStoragePoolPtr *pools = NULL;
+        char **names;
+        int n;
+
+        n = virConnectListAllStoragePools(virt_conn_ptr(c), &pools, 0);
+        if (n < 0)
+                return virt_error(err, c, "cannot list storage pools");
+        names = calloc((size_t) n + 1, sizeof(char *));
+        for (int i = 0; i < n; i++) {
+                if (names && !(names[i] = strdup(virStoragePoolGetName(pools[i])))) {
+                        strv_free(names);
+                        names = NULL;
+                }
+                virStoragePoolFree(pools[i]);
+        }
+        free(pools);
+        if (!names)
+                return -ENOMEM;
+        *ret = names;
+        return 0;
+}
+
 /* The format lives only in the volume XML: <target><format type='qcow2'/></target>. */
 static char *volume_format(virStorageVolPtr vol) {
         _cleanup_free_ char *xml = virStorageVolGetXMLDesc(vol, 0);

@@ -80,6 +80,20 @@ static inline void strv_freep(char ***l) {
                         (void) func(*p);                                \
         }
 
+static inline size_t strv_length(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+static inline int strv_contains(char *const *l, const char *s) {
+        for (size_t i = 0; l && l[i]; i++)
+                if (strcmp(l[i], s) == 0)
+                        return 1;
+        return 0;
+}
+
 static inline int streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }

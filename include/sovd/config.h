@@ -13,9 +13,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "sovd/errors.h"
+#include "sovd/tags.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/sovd/sovd.conf"
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -38,6 +40,13 @@ struct role_mapping {
         enum role role;
 };
 
+/* A storage pool or backup target and the tags the operator gave it. */
+struct place_config {
+        char *name;
+        char *path; /* backup targets: the directory backups are written to */
+        struct tags tags;
+};
+
 struct config {
         int n_ref;
         char *source; /* file it came from, NULL for the embedded default */
@@ -49,8 +58,18 @@ struct config {
         unsigned max_connections;
         struct role_mapping *unix_roles;
         size_t n_unix_roles;
-        struct json_object *host_tags; /* validated object */
+        struct tags host_tags;
+        struct place_config *storage_pools;
+        size_t n_storage_pools;
+        struct place_config *backup_targets;
+        size_t n_backup_targets;
+        char *policy_dir;
+        uint64_t audit_rotate_bytes;
 };
+
+/* The configured storage pool or backup target named @name, or NULL (untagged). */
+const struct place_config *config_storage_pool(const struct config *c, const char *name);
+const struct place_config *config_backup_target(const struct config *c, const char *name);
 
 /* The embedded default: test:///default, a socket in the runtime directory, demo tags. */
 int config_new_default(struct config **ret);

@@ -12,3 +12,12 @@
  */
 int domain_xml_build(const struct vm_spec *spec, const char *type, const char *const *disk_paths,
                      const struct binding *binding, char **ret);
+
+/*
+ * Reads a domain XML received from outside (the libvirt hook's stdin):
+ * the sovd binding when there is one (*ret_binding NULL otherwise, or when
+ * it is invalid: then @err says why and the return is -EBADMSG) and the
+ * source paths of its disks (NULL-terminated). No network, no entities.
+ */
+int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding, char ***ret_disk_paths,
+                       struct sovd_err *err);

@@ -31,6 +31,8 @@ enum sovd_errno {
         SOVD_E_MEDIA_TYPE,
         /* The route exists, the method does not. */
         SOVD_E_METHOD,
+        /* A sovereignty policy denies the operation. */
+        SOVD_E_POLICY_DENIED,
         SOVD_ERRNO_MAX,
 };
 

@@ -53,5 +53,3 @@ int idempotency_finish(struct idempotency_store *s, const char *scope, const cha
 /* Releases the claim without storing: the request may be retried (a 5xx). */
 void idempotency_abort(struct idempotency_store *s, const char *scope, const char *key);
 
-/* Lower-case hex SHA-256 of @len bytes, into @hex (65 bytes). */
-int sha256_hex(const void *data, size_t len, char hex[static 65]);

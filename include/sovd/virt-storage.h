@@ -34,6 +34,9 @@ int virt_volume_create(struct virt_conn *c, const char *pool, const char *name, 
 /* 0 when pool @pool exists, -SOVD_E_UNRESOLVED when not. */
 int virt_pool_check(struct virt_conn *c, const char *pool, struct sovd_err *err);
 
+/* Names of every storage pool libvirt knows (NULL-terminated, caller frees with strv_free). */
+int virt_pool_list(struct virt_conn *c, char ***ret, struct sovd_err *err);
+
 /* Deletes volume @name from @pool; -SOVD_E_UNRESOLVED when it is already gone. */
 int virt_volume_delete(struct virt_conn *c, const char *pool, const char *name, struct sovd_err *err);
 

@@ -46,10 +46,18 @@ int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_er
  * failure everything created so far is removed again and @err says what
  * failed (and, should the clean-up itself fail, what was left behind).
  */
-int vm_service_create(const struct vm_spec *spec, const char *request_id, char ret_uuid[static ID_TEXT_LEN],
-                      struct sovd_err *err);
+int vm_service_create(const struct vm_spec *spec, const char *request_id, const char *policy_digest,
+                      char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err);
 
 /* Undefines an inactive VM; with @delete_storage also the volumes sovd created for it. */
 int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *err);
 
 int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err);
+
+/*
+ * The storage pool holding each path (NULL where a path is in no pool),
+ * as libvirt's storage driver sees it; *ret is an array of @n owned
+ * strings or NULLs, freed with vm_service_pools_free().
+ */
+int vm_service_pools_of_paths(char *const *paths, size_t n, char ***ret, struct sovd_err *err);
+void vm_service_pools_free(char **pools, size_t n);

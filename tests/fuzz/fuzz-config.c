@@ -25,7 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(c->state_dir && c->state_dir[0] == '/', "relative state_dir");
         FUZZ_CHECK(c->max_body_bytes >= 1024 && c->max_body_bytes <= 64 * 1024 * 1024, "max_body_bytes out of range");
         FUZZ_CHECK(c->max_connections >= 1 && c->max_connections <= 65536, "max_connections out of range");
-        FUZZ_CHECK(json_object_is_type(c->host_tags, json_type_object), "host_tags not an object");
+        FUZZ_CHECK(!c->host_tags.json || json_object_is_type(c->host_tags.json, json_type_object), "host_tags not an object");
+        for (size_t i = 0; i < c->host_tags.n_items; i++)
+                FUZZ_CHECK(c->host_tags.items[i].key && c->host_tags.items[i].value, "tag without key or value");
         for (size_t i = 0; i < c->n_unix_roles; i++)
                 FUZZ_CHECK(c->unix_roles[i].role > ROLE_NONE && c->unix_roles[i].role < _ROLE_MAX, "bad role");
         config_unref(c);

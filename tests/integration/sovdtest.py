@@ -183,14 +183,22 @@ class Sovd:
                               timeout=60)
 
 
+FR_PLACE_TAGS = {
+    "jurisdiction": "FR", "region": "FR-IDF", "site": "par-1",
+    "operator": "Demo Cloud SAS", "operator_jurisdiction": "FR",
+    "certifications": ["secnumcloud:3.2", "hds"],
+}
+
+
 def demo_config(**overrides):
-    """A config with the demo host tags; overrides replace top-level keys."""
+    """A config with a French host, French pools (those of testnode.xml, the
+    default test driver and the e2e hosts) and the shipped policies;
+    overrides replace top-level keys."""
     conf = {
-        "host_tags": {
-            "jurisdiction": "FR", "region": "FR-IDF", "site": "par-1",
-            "operator": "Demo Cloud SAS", "operator_jurisdiction": "FR",
-            "certifications": ["secnumcloud:3.2", "hds"],
-        },
+        "host_tags": dict(FR_PLACE_TAGS),
+        "storage_pools": {name: {"tags": dict(FR_PLACE_TAGS)}
+                          for name in ("fr-pool", "fr-pool-2", "default-pool", "default", "ghost-pool")},
+        "policy_dir": os.path.join(SOURCE_DIR, "policies"),
     }
     conf.update(overrides)
     return conf

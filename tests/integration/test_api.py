@@ -234,15 +234,19 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(self.sovd.get("/healthz").status, 200)
 
     def test_unresolved_references(self):
-        r = self.sovd.post("/v1/vms", spec("unres", disks=[{"pool": "us-pool", "size_gib": 1}]))
+        # Tagged in the configuration but absent from libvirt: the policy allows it, libvirt has no such pool.
+        r = self.sovd.post("/v1/vms", spec("unres", disks=[{"pool": "ghost-pool", "size_gib": 1}]))
         self.assertProblem(r, 422, "disks[0].pool")
+        # Neither configured nor known: an untagged place, denied before libvirt is asked.
+        r = self.sovd.post("/v1/vms", spec("unres", disks=[{"pool": "us-pool", "size_gib": 1}]))
+        self.assertProblem(r, 403, "untagged")
         r = self.sovd.post("/v1/vms", spec("unres", disks=[{"pool": "fr-pool", "image": "nope.qcow2"}]))
         self.assertProblem(r, 422, "disks[0].image")
         r = self.sovd.post("/v1/vms", spec("unres", networks=[{"network": "nonet"}]))
         self.assertProblem(r, 422, "networks[0]")
         # A later disk's bad pool: nothing of the first disk may be left behind.
         r = self.sovd.post("/v1/vms", spec("unres", disks=[{"pool": "fr-pool", "size_gib": 1},
-                                                           {"pool": "nowhere", "size_gib": 1}]))
+                                                           {"pool": "ghost-pool", "size_gib": 1}]))
         self.assertProblem(r, 422, "disks[1].pool")
         self.assertNotIn("unres", self.names())
         self.create("unres")  # volume name unres-disk0 is free again

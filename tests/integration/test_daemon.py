@@ -177,7 +177,8 @@ class LibvirtDownTest(unittest.TestCase):
                 self.assertEqual(r.headers["Content-Type"], "application/problem+json")
                 self.assertEqual(r.json["type"], "urn:sovd:problem:libvirt-unavailable")
                 self.assertIn("/nonexistent/libvirt-sock", r.json["detail"])
-            r = s.post("/v1/vms", {"name": "x", "tenant": "t", "policy": "p", "vcpus": 1, "memory_mib": 64})
+            r = s.post("/v1/vms", {"name": "x", "tenant": "t", "policy": "fr-sovereign", "vcpus": 1,
+                                   "memory_mib": 64})
             self.assertEqual(r.status, 503)
             h = s.get("/v1/host")
             self.assertEqual(h.status, 200)

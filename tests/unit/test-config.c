@@ -84,8 +84,8 @@ static void test_config_defaults(void) {
         ASSERT_INT_EQ(c->max_connections, 256);
         ASSERT_INT_EQ(c->n_unix_roles, 0);
         /* A real host is untagged until told otherwise. */
-        ASSERT_TRUE(json_object_is_type(c->host_tags, json_type_object));
-        ASSERT_INT_EQ(json_object_object_length(c->host_tags), 0);
+        ASSERT_TRUE(tags_empty(&c->host_tags));
+        ASSERT_NULL(c->host_tags.json);
         config_unref(c);
 
         /* No origin: no source, and messages without a prefix. */
@@ -127,9 +127,9 @@ static void test_config_every_key(void) {
         ASSERT_STR_EQ(c->unix_roles[0].group, groups[0]);
         ASSERT_INT_EQ(c->unix_roles[0].gid, gids[0]);
         ASSERT_INT_EQ(c->unix_roles[0].role, ROLE_OPERATOR);
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "site", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "site", &v));
         ASSERT_STR_EQ(json_object_get_string(v), "m\xc3\xbcnchen-2");
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "certifications", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "certifications", &v));
         ASSERT_INT_EQ(json_object_array_length(v), 2);
         config_unref(c);
 
@@ -199,8 +199,8 @@ static void test_config_errors_name_the_key(void) {
                 { "{\"host_tags\": {\"jurisdiction\": {\"code\": \"FR\"}}}", "host_tags.jurisdiction: must be a non-empty string" },
                 { "{\"host_tags\": {\"certifications\": \"hds\"}}", "host_tags.certifications: must be a list of strings" },
                 { "{\"host_tags\": {\"certifications\": {}}}", "host_tags.certifications: must be a list of strings" },
-                { "{\"host_tags\": {\"certifications\": [\"hds\", 1]}}", "host_tags.certifications[1]: must be a non-empty string" },
-                { "{\"host_tags\": {\"certifications\": [\"\"]}}", "host_tags.certifications[0]: must be a non-empty string" },
+                { "{\"host_tags\": {\"certifications\": [\"hds\", 1]}}", "host_tags.certifications[1]: must be a string" },
+                { "{\"host_tags\": {\"certifications\": [\"\"]}}", "host_tags.certifications[0]: '' is not a certification name" },
                 { "{\"host_tags\": {\"Site\": \"x\"}}", "host_tags.Site: invalid tag name" },
                 { "{\"host_tags\": {\"a/b\": \"x\"}}", "host_tags.a/b: invalid tag name" },
                 { "{\"host_tags\": {\"\": \"x\"}}", "host_tags.: invalid tag name" },
@@ -266,13 +266,13 @@ static void test_config_new_default_has_demo_tags(void) {
         ASSERT_STR_EQ(c->libvirt_uri, "test:///default");
         ASSERT_TRUE(strncmp(c->listen[0], "unix:/", 6) == 0);
         ASSERT_TRUE(c->state_dir[0] == '/');
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "jurisdiction", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "jurisdiction", &v));
         ASSERT_STR_EQ(json_object_get_string(v), "FR");
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "region", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "region", &v));
         ASSERT_STR_EQ(json_object_get_string(v), "FR-IDF");
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "operator_jurisdiction", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "operator_jurisdiction", &v));
         ASSERT_STR_EQ(json_object_get_string(v), "FR");
-        ASSERT_TRUE(json_object_object_get_ex(c->host_tags, "certifications", &v));
+        ASSERT_TRUE(json_object_object_get_ex(c->host_tags.json, "certifications", &v));
         ASSERT_INT_EQ(json_object_array_length(v), 3);
         ASSERT_STR_EQ(json_object_get_string(json_object_array_get_idx(v, 0)), "secnumcloud:3.2");
         config_unref(c);

@@ -9,6 +9,7 @@
 
 #include "sovd/fileio.h"
 #include "sovd/idempotency.h"
+#include "sovd/sha256.h"
 #include "sovd/json-util.h"
 #include "test-harness.h"
 

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "sovd/admission.h"
+#include "sovd/json-util.h"
+#include "sovd/time-util.h"
+
+static pthread_mutex_t context_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the two below */
+static struct config *current_config;
+static struct policy_set *current_policies;
+
+void admission_set(struct config *config, struct policy_set *policies) {
+        struct config *old_c;
+        struct policy_set *old_p;
+
+        pthread_mutex_lock(&context_lock);
+        old_c = current_config;
+        old_p = current_policies;
+        current_config = config_ref(config);
+        current_policies = policy_set_ref(policies);
+        pthread_mutex_unlock(&context_lock);
+        config_unref(old_c);
+        policy_set_unref(old_p);
+}
+
+void admission_clear(void) {
+        admission_set(NULL, NULL);
+}
+
+static void context_get(struct config **ret_c, struct policy_set **ret_p) {
+        pthread_mutex_lock(&context_lock);
+        *ret_c = config_ref(current_config);
+        *ret_p = policy_set_ref(current_policies);
+        pthread_mutex_unlock(&context_lock);
+}
+
+struct policy_set *admission_policies(void) {
+        struct policy_set *p;
+
+        pthread_mutex_lock(&context_lock);
+        p = policy_set_ref(current_policies);
+        pthread_mutex_unlock(&context_lock);
+        return p;
+}
+
+struct decision *decision_free(struct decision *d) {
+        if (!d)
+                return NULL;
+        free(d->policy_name);
+        free(d->checks);
+        free(d->places);
+        if (d->extra_tags) {
+                tags_done(d->extra_tags);
+                free(d->extra_tags);
+        }
+        config_unref(d->config);
+        policy_set_unref(d->policies);
+        free(d);
+        return NULL;
+}
+
+static struct decision *decision_new(const char *operation, const char *policy_name, size_t n_places, time_t now) {
+        struct decision *d = calloc(1, sizeof(*d));
+
+        if (!d)
+                return NULL;
+        id_new(d->id);
+        d->time = now;
+        d->decided_by = -1;
+        snprintf(d->operation, sizeof(d->operation), "%s", operation);
+        d->policy_name = strdup(policy_name);
+        d->checks = calloc(n_places + 1, sizeof(*d->checks));
+        d->places = calloc(n_places + 1, sizeof(*d->places));
+        if (!d->policy_name || !d->checks || !d->places)
+                return decision_free(d);
+        context_get(&d->config, &d->policies);
+        d->policy = policy_set_find(d->policies, policy_name);
+        return d;
+}
+
+/* Runs the checks prepared in d->places and sets the outcome. */
+static void decide(struct decision *d, const enum policy_kind *kinds, size_t n, const struct place *host) {
+        if (!d->policy) {
+                d->allowed = false;
+                d->would_deny = true;
+                snprintf(d->reason, sizeof(d->reason), "policy '%s' is not loaded on this host: denied by default",
+                         d->policy_name);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                policy_check(d->policy, kinds[i], &d->places[i], host, d->time, &d->checks[i]);
+                d->n_checks++;
+                if (!d->checks[i].allowed && d->decided_by < 0)
+                        d->decided_by = (int) i;
+        }
+        d->would_deny = d->decided_by >= 0;
+        d->allowed = !d->would_deny || d->policy->mode == POLICY_MODE_AUDIT;
+        if (!d->would_deny) {
+                snprintf(d->reason, sizeof(d->reason), "policy %s allows %s", d->policy_name, d->operation);
+                return;
+        }
+        const struct check *c = &d->checks[d->decided_by];
+        snprintf(d->reason, sizeof(d->reason), "policy %s %s %s: %s '%s': %s%s", d->policy_name,
+                 d->allowed ? "would deny (audit mode)" : "denies", d->operation, c->place.type, c->place.name,
+                 c->n_violations ? c->violations[0].reason : "not allowed",
+                 c->n_violations_total > 1 ? " (and more)" : "");
+}
+
+static struct place host_place(const struct config *c) {
+        return (struct place){ .type = "host", .name = "this host", .tags = c ? &c->host_tags : NULL };
+}
+
+int admission_decide_vm(const char *operation, const char *policy_name, const struct admission_disk *disks,
+                        size_t n_disks, time_t now, struct decision **ret) {
+        struct decision *d = decision_new(operation, policy_name, n_disks + 1, now);
+        enum policy_kind kinds[1 + 64];
+        size_t n = 0;
+
+        if (!d)
+                return -ENOMEM;
+        if (n_disks > 64)
+                n_disks = 64;
+        struct place host = host_place(d->config);
+        kinds[n] = POLICY_KIND_COMPUTE;
+        d->places[n++] = host;
+        for (size_t i = 0; i < n_disks; i++) {
+                bool seen = false;
+                /* One check per distinct pool: two disks in one pool are one place. */
+                for (size_t k = 1; k < n && disks[i].pool; k++)
+                        if (d->places[k].type[0] == 's' && streq(d->places[k].name, disks[i].pool))
+                                seen = true;
+                if (seen)
+                        continue;
+                kinds[n] = POLICY_KIND_STORAGE;
+                if (disks[i].pool) {
+                        const struct place_config *pc = d->config ? config_storage_pool(d->config, disks[i].pool) : NULL;
+                        d->places[n++] = (struct place){ .type = "storage_pool", .name = disks[i].pool,
+                                                         .tags = pc ? &pc->tags : NULL };
+                } else
+                        d->places[n++] = (struct place){ .type = "path", .name = disks[i].path ? disks[i].path : "?",
+                                                         .tags = NULL };
+        }
+        decide(d, kinds, n, &host);
+        *ret = d;
+        return 0;
+}
+
+int admission_decide_place(const char *policy_name, enum policy_kind kind, const char *place_type,
+                           const char *place_name, struct tags *tags, time_t now, struct decision **ret,
+                           struct sovd_err *err) {
+        _cleanup_decision_ struct decision *d = decision_new("evaluate", policy_name, 1, now);
+
+        if (!d)
+                return -ENOMEM;
+        struct place host = host_place(d->config);
+        if (tags) {
+                d->extra_tags = tags;
+                d->places[0] = (struct place){ .type = place_type, .name = place_name ? place_name : "(given tags)",
+                                               .tags = tags };
+        } else if (streq(place_type, "host")) {
+                d->places[0] = host;
+        } else {
+                const struct place_config *pc = NULL;
+                if (d->config)
+                        pc = streq(place_type, "storage_pool") ? config_storage_pool(d->config, place_name)
+                                                               : config_backup_target(d->config, place_name);
+                /* An unknown name is a typo to report, not an untagged place to judge. */
+                if (!pc)
+                        return err_set(err, -ENOENT, "no %s named '%s' is configured on this host", place_type,
+                                       place_name);
+                d->places[0] = (struct place){ .type = place_type, .name = pc->name, .tags = &pc->tags };
+        }
+        decide(d, &kind, 1, &host);
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+struct json_object *decision_to_json(const struct decision *d) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *pol = json_object_new_object(), *checks = json_object_new_array();
+        char time_text[RFC3339_MAX];
+
+        if (!o || json_add_string(o, "id", d->id) < 0 || json_add_string(o, "time", rfc3339_format(d->time, time_text)) < 0 ||
+            json_add_string(o, "outcome", d->allowed ? "allow" : "deny") < 0 ||
+            json_add_string(o, "mode", d->policy && d->policy->mode == POLICY_MODE_AUDIT ? "audit" : "enforce") < 0 ||
+            json_add_bool(o, "would_deny", d->would_deny) < 0 || json_add(o, "policy", pol) < 0 || !pol ||
+            json_add_string(pol, "name", d->policy_name) < 0 ||
+            (d->policy ? json_add_int(pol, "revision", d->policy->revision) : json_add(pol, "revision", NULL)) < 0 ||
+            json_add_string(pol, "digest", d->policy ? d->policy->digest : NULL) < 0 ||
+            json_add_string(o, "operation", d->operation) < 0 || json_add_string(o, "reason", d->reason) < 0)
+                return NULL;
+        if (d->decided_by >= 0) {
+                const struct check *c = &d->checks[d->decided_by];
+                struct json_object *by = json_object_new_object();
+                if (!by || json_add(o, "decided_by", by) < 0 ||
+                    json_add_string(by, "kind", policy_kind_to_string(c->kind)) < 0 ||
+                    json_add_string(by, "place", c->place.name) < 0)
+                        return NULL;
+        } else if (json_add(o, "decided_by", NULL) < 0)
+                return NULL;
+        if (json_add(o, "checks", checks) < 0 || !checks)
+                return NULL;
+        for (size_t i = 0; i < d->n_checks; i++) {
+                struct json_object *c = check_to_json(&d->checks[i]);
+                if (!c || json_object_array_add(checks, c) < 0) {
+                        json_object_put(c);
+                        return NULL;
+                }
+        }
+        return TAKE_PTR(o);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * POST /v1/admission: the libvirt hook asks before libvirt starts a domain
+ * or accepts an incoming migration, for domains started or migrated
+ * without going through sovd's API (virsh, another tool). The domain XML
+ * comes from libvirt via the hook and is judged as outside input.
+ */
+#include "api-private.h"
+#include "sovd/admission.h"
+#include "sovd/domain-xml.h"
+#include "sovd/json-util.h"
+#include "sovd/log.h"
+#include "sovd/names.h"
+#include "sovd/vm-service.h"
+
+int handle_admission(struct api_request *req, struct sovd_err *err) {
+        static const char *const keys[] = { "operation", "domain", "domain_xml", NULL };
+        _cleanup_json_ struct json_object *doc = NULL, *out = json_object_new_object();
+        _cleanup_decision_ struct decision *d = NULL;
+        _cleanup_strv_free_ char **paths = NULL;
+        struct binding *b = NULL;
+        const char *operation = NULL, *domain = NULL, *xml = NULL;
+        char **pools = NULL;
+        size_t n;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        if (req->body_len == 0)
+                return err_set(err, -EINVAL, "a JSON object with operation, domain and domain_xml is required");
+        if ((r = json_parse_strict(req->body, req->body_len, &doc, err)) < 0 ||
+            (r = json_check_members(doc, keys, "", err)) < 0 ||
+            (r = json_get_string(doc, "operation", "", true, &operation, err)) < 0 ||
+            (r = json_get_string(doc, "domain", "", true, &domain, err)) < 0 ||
+            (r = json_get_string(doc, "domain_xml", "", true, &xml, err)) < 0)
+                return r;
+        if (!streq(operation, "start") && !streq(operation, "migrate-in"))
+                return err_set(err, -EINVAL, "operation: must be \"start\" or \"migrate-in\"");
+        if (!utf8_is_printable(domain, strlen(domain)) || strlen(domain) > 256)
+                return err_set(err, -EINVAL, "domain: must be a printable name");
+
+        r = domain_xml_inspect(xml, strlen(xml), &b, &paths, err);
+        if (r == -EBADMSG) {
+                /* sovd metadata that is not a valid binding: someone edited it; never let that through. */
+                if (json_add_bool(out, "allowed", false) < 0 || json_add(out, "decision", NULL) < 0 ||
+                    json_add_string(out, "reason", err->msg) < 0)
+                        return -ENOMEM;
+                log_emit(LOG_WARNING, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_OPERATION", operation }),
+                         "admission of domain '%s' refused: %s", domain, err->msg);
+                return reply_json(req, 200, out);
+        }
+        if (r < 0)
+                return err_prefix(err, r, "domain_xml");
+        if (!b) {
+                if (json_add_bool(out, "allowed", true) < 0 || json_add(out, "decision", NULL) < 0 ||
+                    json_add_string(out, "reason", "domain carries no sovd binding") < 0)
+                        return -ENOMEM;
+                return reply_json(req, 200, out);
+        }
+
+        n = strv_length(paths);
+        r = vm_service_pools_of_paths(paths, n, &pools, err);
+        if (r < 0) {
+                binding_free(b);
+                return r;
+        }
+        struct admission_disk disks[64];
+        size_t nd = n < ELEMENTSOF(disks) ? n : ELEMENTSOF(disks);
+        for (size_t i = 0; i < nd; i++)
+                disks[i] = (struct admission_disk){ .pool = pools[i], .path = paths[i] };
+        r = admission_decide_vm(operation, b->policy, disks, nd, time(NULL), &d);
+        vm_service_pools_free(pools, n);
+        if (r < 0) {
+                binding_free(b);
+                return r;
+        }
+        log_emit(d->allowed ? LOG_INFO : LOG_WARNING,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_DECISION", d->allowed ? "allow" : "deny" },
+                            { "SOVD_DECISION_ID", d->id }, { "SOVD_POLICY", b->policy }, { "SOVD_TENANT", b->tenant },
+                            { "SOVD_OPERATION", operation }),
+                 "libvirt hook: %s of domain '%s': %s", operation, domain, d->reason);
+        binding_free(b);
+        if (json_add_bool(out, "allowed", d->allowed) < 0 || json_add(out, "decision", decision_to_json(d)) < 0 ||
+            json_add_string(out, "reason", d->reason) < 0)
+                return -ENOMEM;
+        return reply_json(req, 200, out);
+}

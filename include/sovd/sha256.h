@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#define SHA256_HEX_LEN 65
+
+/* Lower-case hex SHA-256 of @len bytes into @hex (65 bytes, NUL-terminated). -EIO on failure. */
+int sha256_hex(const void *data, size_t len, char hex[static SHA256_HEX_LEN]);
