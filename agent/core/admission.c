@@ -50,6 +50,7 @@ struct decision *decision_free(struct decision *d) {
         free(d->policy_name);
         free(d->checks);
         free(d->places);
+        strv_free(d->names);
         if (d->extra_tags) {
                 tags_done(d->extra_tags);
                 free(d->extra_tags);
@@ -72,7 +73,8 @@ static struct decision *decision_new(const char *operation, const char *policy_n
         d->policy_name = strdup(policy_name);
         d->checks = calloc(n_places + 1, sizeof(*d->checks));
         d->places = calloc(n_places + 1, sizeof(*d->places));
-        if (!d->policy_name || !d->checks || !d->places)
+        d->names = calloc(n_places + 1, sizeof(char *));
+        if (!d->policy_name || !d->checks || !d->places || !d->names)
                 return decision_free(d);
         context_get(&d->config, &d->policies);
         d->policy = policy_set_find(d->policies, policy_name);
@@ -133,13 +135,18 @@ int admission_decide_vm(const char *operation, const char *policy_name, const st
                 if (seen)
                         continue;
                 kinds[n] = POLICY_KIND_STORAGE;
+                d->names[n] = strdup(disks[i].pool ? disks[i].pool : disks[i].path ? disks[i].path : "?");
+                if (!d->names[n]) {
+                        decision_free(d);
+                        return -ENOMEM;
+                }
                 if (disks[i].pool) {
                         const struct place_config *pc = d->config ? config_storage_pool(d->config, disks[i].pool) : NULL;
-                        d->places[n++] = (struct place){ .type = "storage_pool", .name = disks[i].pool,
-                                                         .tags = pc ? &pc->tags : NULL };
+                        d->places[n] = (struct place){ .type = "storage_pool", .name = d->names[n],
+                                                       .tags = pc ? &pc->tags : NULL };
                 } else
-                        d->places[n++] = (struct place){ .type = "path", .name = disks[i].path ? disks[i].path : "?",
-                                                         .tags = NULL };
+                        d->places[n] = (struct place){ .type = "path", .name = d->names[n], .tags = NULL };
+                n++;
         }
         decide(d, kinds, n, &host);
         *ret = d;
@@ -154,10 +161,12 @@ int admission_decide_place(const char *policy_name, enum policy_kind kind, const
         if (!d)
                 return -ENOMEM;
         struct place host = host_place(d->config);
+        d->names[0] = strdup(place_name ? place_name : "(given tags)");
+        if (!d->names[0])
+                return -ENOMEM;
         if (tags) {
                 d->extra_tags = tags;
-                d->places[0] = (struct place){ .type = place_type, .name = place_name ? place_name : "(given tags)",
-                                               .tags = tags };
+                d->places[0] = (struct place){ .type = place_type, .name = d->names[0], .tags = tags };
         } else if (streq(place_type, "host")) {
                 d->places[0] = host;
         } else {

@@ -237,10 +237,15 @@ static int parse_tag_rules(struct json_object *o, const char *ptr, struct value_
                                 if (gi < 0)
                                         return err_set(err, -EINVAL, "%s/%d: \"%.64s\" is not a known value group", lptr,
                                                        i, v);
-                                if (!is_country_tag(tag) && !streq(tag, "region"))
+                                /*
+                                 * Not on region: ISO 3166-2 files overseas territories under
+                                 * their country (FR-NC, NL-AW), so a country prefix would put
+                                 * New Caledonia in @eu.
+                                 */
+                                if (!is_country_tag(tag))
                                         return err_set(err, -EINVAL,
                                                        "%s/%d: value groups hold country codes and apply to "
-                                                       "jurisdiction, operator_jurisdiction and region only",
+                                                       "jurisdiction and operator_jurisdiction only",
                                                        lptr, i);
                                 used[gi] = true;
                                 n_countries += groups[gi]->n_members;
@@ -522,15 +527,8 @@ static bool rule_matches(const struct tag_rule *r, const char *value) {
         for (size_t i = 0; i < r->n_values; i++)
                 if (streq(r->values[i], value))
                         return true;
-        if (r->n_countries == 0)
-                return false;
-        /* A region is in a group when its country part is: FR-IDF is in @eu. */
-        char cc[3] = { value[0], value[0] ? value[1] : '\0', '\0' };
-        const char *country = streq(r->tag, "region") ? cc : value;
-        if (streq(r->tag, "region") && (strlen(value) < 3 || value[2] != '-'))
-                return false;
         for (size_t i = 0; i < r->n_countries; i++)
-                if (streq(r->countries[i], country))
+                if (streq(r->countries[i], value))
                         return true;
         return false;
 }

@@ -53,6 +53,7 @@ struct decision {
         struct policy_set *policies;
         struct tags *extra_tags; /* tags given by the caller (dry run), owned */
         struct place *places;
+        char **names; /* copies of the caller's place names: the decision may outlive them */
 };
 
 struct decision *decision_free(struct decision *d);

@@ -122,6 +122,18 @@ class Sovd:
                 return data
         return None
 
+    def drain_notify(self):
+        """Forgets every notification received so far, including datagrams still queued."""
+        self.notify.settimeout(0)
+        try:
+            while True:
+                self.notify.recv(4096)
+        except (BlockingIOError, socket.timeout):
+            pass
+        finally:
+            self.notify.settimeout(0.2)
+        self.notify_messages = []
+
     def read_log(self):
         try:
             with open(self.log_path, "rb") as f:

@@ -109,7 +109,7 @@ class NotifyTest(unittest.TestCase):
 
             # Reload with new tags: RELOADING=1, then READY=1, and the API shows them.
             s.write_config(sovdtest.demo_config(host_tags={"jurisdiction": "DE", "site": "fra-1"}))
-            s.notify_messages.clear()
+            s.drain_notify()
             s.proc.send_signal(signal.SIGHUP)
             self.assertIsNotNone(s.wait_notify("RELOADING=1", 5))
             self.assertIsNotNone(s.wait_notify("READY=1", 5))
@@ -117,7 +117,7 @@ class NotifyTest(unittest.TestCase):
 
             # A broken file is refused whole; the previous configuration stays.
             s.write_config('{"host_tags": {"jurisdiction": "XYZ"}}')
-            s.notify_messages.clear()
+            s.drain_notify()
             s.proc.send_signal(signal.SIGHUP)
             msg = s.wait_notify("previous configuration kept", 5)
             self.assertIsNotNone(msg, s.notify_messages)
@@ -125,7 +125,7 @@ class NotifyTest(unittest.TestCase):
             self.assertEqual(s.get("/v1/host").json["tags"]["jurisdiction"], "DE")
             self.assertEqual(s.proc.poll(), None)
 
-            s.notify_messages.clear()
+            s.drain_notify()
             s.proc.send_signal(signal.SIGTERM)
             self.assertEqual(s.proc.wait(15), 0)
             self.assertIsNotNone(s.wait_notify("STOPPING=1", 2))
@@ -136,7 +136,7 @@ class NotifyTest(unittest.TestCase):
         # What systemd sets for WatchdogSec=0.4s: sovd must ping at least every 0.2 s.
         s = sovdtest.Sovd(config=sovdtest.demo_config(), env={"WATCHDOG_USEC": "400000"}).start()
         try:
-            s.notify_messages.clear()
+            s.drain_notify()
             time.sleep(1.0)
             s.wait_notify("never-sent", 0.3)
             pings = [m for m in s.notify_messages if "WATCHDOG=1" in m]
