@@ -15,10 +15,13 @@
 
 #include "sovd/admission.h"
 #include "sovd/api.h"
+#include "sovd/audit.h"
+#include "sovd/drift.h"
 #include "sovd/config.h"
 #include "sovd/fileio.h"
 #include "sovd/log.h"
 #include "sovd/policy-store.h"
+#include "sovd/recorder.h"
 #include "sovd/time-util.h"
 #include "sovd/version.h"
 #include "sovd/virt-conn.h"
@@ -68,9 +71,10 @@ static volatile bool serving; /* set once READY=1 is sent; STATUS before then wo
 
 /* Both run on the libvirt event thread. */
 static void on_libvirt_state(bool connected, const char *reason, void *userdata) {
-        if (connected)
+        if (connected) {
                 vm_index_resync();
-        else
+                drift_scan();
+        } else
                 vm_index_invalidate();
         if (serving)
                 update_status(connected, reason);
@@ -80,6 +84,7 @@ static void on_domain_event(const char *uuid, const char *name, const char *even
         log_emit(LOG_DEBUG, LOG_FIELDS({ "SOVD_VM_UUID", uuid }, { "SOVD_EVENT", event }), "domain '%s' %s", name,
                  event);
         vm_index_refresh(uuid);
+        drift_observe(uuid, name, event);
 }
 
 static int parse_args(int argc, char **argv, struct options *o) {
@@ -311,6 +316,7 @@ static int start_listeners(const struct config *c) {
 int main(int argc, char **argv) {
         struct options opts = {};
         struct idempotency_store *idem = NULL;
+        struct audit_log *audit = NULL;
         sd_event *event = NULL;
         struct sovd_err err = {};
         sigset_t mask;
@@ -361,6 +367,15 @@ int main(int argc, char **argv) {
                 log_error("cannot create state directory %s: %s", active_config->state_dir, strerror(-r));
                 goto out;
         }
+        /* No audit log, no service: a decision that cannot be recorded must not be acted on. */
+        r = audit_open(active_config->state_dir, active_config->audit_rotate_bytes, &audit, &err);
+        if (r < 0) {
+                log_error("cannot open the audit log: %s", err.msg);
+                goto out;
+        }
+        if (r > 0)
+                log_warning("audit log recovered after a crash: %s", err.msg);
+        recorder_set(audit);
         r = idempotency_store_open(active_config->state_dir, &idem);
         if (r < 0) {
                 log_error("cannot open the idempotency store in %s: %s", active_config->state_dir, strerror(-r));
@@ -407,6 +422,8 @@ out:
         (void) sd_notify(0, "STOPPING=1");
         api_shutdown();
         virt_stop();
+        recorder_set(NULL);
+        audit_close(audit);
         admission_clear();
         vm_index_free();
         idempotency_store_free(idem);

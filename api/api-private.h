@@ -61,6 +61,7 @@ struct api_route {
         api_handler_t handler;
         enum role min_role;
         const char *const *query; /* allowed query parameters, NULL-terminated; NULL: none */
+        bool audited;             /* state-changing: every call is an audit record */
 };
 
 /* The route table, and the route matching @path (ignoring method); NULL when none. */
@@ -110,3 +111,14 @@ int handle_policy_evaluate(struct api_request *req, struct sovd_err *err);
 int handle_admission(struct api_request *req, struct sovd_err *err);
 int handle_storage_pools(struct api_request *req, struct sovd_err *err);
 int handle_backup_targets(struct api_request *req, struct sovd_err *err);
+int handle_audit_list(struct api_request *req, struct sovd_err *err);
+int handle_audit_verify(struct api_request *req, struct sovd_err *err);
+
+struct decision;
+/*
+ * Logs @d and writes its audit record before anything is done about it.
+ * A decision that cannot be recorded must not be acted on: returns < 0
+ * (with @err) and the caller gives up.
+ */
+int note_decision(struct api_request *req, const struct decision *d, const char *vm_uuid, const char *vm_name,
+                  const char *tenant, struct sovd_err *err);

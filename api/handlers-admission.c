@@ -64,22 +64,26 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
                 binding_free(b);
                 return r;
         }
-        struct admission_disk disks[64];
-        size_t nd = n < ELEMENTSOF(disks) ? n : ELEMENTSOF(disks);
-        for (size_t i = 0; i < nd; i++)
+        _cleanup_free_ struct admission_disk *disks = calloc(n + 1, sizeof(*disks));
+        if (!disks) {
+                vm_service_pools_free(pools, n);
+                binding_free(b);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
                 disks[i] = (struct admission_disk){ .pool = pools[i], .path = paths[i] };
-        r = admission_decide_vm(operation, b->policy, disks, nd, time(NULL), &d);
+        /* The decision keeps copies of the names: the pools can be freed right after. */
+        r = admission_decide_vm(operation, b->policy, disks, n, time(NULL), &d);
         vm_service_pools_free(pools, n);
         if (r < 0) {
                 binding_free(b);
                 return r;
         }
-        log_emit(d->allowed ? LOG_INFO : LOG_WARNING,
-                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_DECISION", d->allowed ? "allow" : "deny" },
-                            { "SOVD_DECISION_ID", d->id }, { "SOVD_POLICY", b->policy }, { "SOVD_TENANT", b->tenant },
-                            { "SOVD_OPERATION", operation }),
-                 "libvirt hook: %s of domain '%s': %s", operation, domain, d->reason);
+        /* Written before libvirt hears the answer: an unrecorded admission is a refusal. */
+        r = note_decision(req, d, NULL, domain, b->tenant, err);
         binding_free(b);
+        if (r < 0)
+                return r;
         if (json_add_bool(out, "allowed", d->allowed) < 0 || json_add(out, "decision", decision_to_json(d)) < 0 ||
             json_add_string(out, "reason", d->reason) < 0)
                 return -ENOMEM;

@@ -221,9 +221,12 @@ static int reply_vm(struct api_request *req, int status, const char *uuid, struc
         if (r < 0)
                 return r;
         o = vm_to_json(&v, true);
-        if (o && json_add(o, "compliance", compliance_to_json(&v)) < 0) {
-                json_object_put(o);
-                o = NULL;
+        if (o) {
+                struct json_object *c = compliance_to_json(&v);
+                if (!c || json_add(o, "compliance", c) < 0) {
+                        json_object_put(o);
+                        o = NULL;
+                }
         }
         vm_view_done(&v);
         if (!o)
@@ -237,16 +240,6 @@ int handle_vm_get(struct api_request *req, struct sovd_err *err) {
         if (r < 0)
                 return r;
         return reply_vm(req, 200, req->uuid, err);
-}
-
-/* Logs a decision with its journald fields (the audit log records it too). */
-static void log_decision(struct api_request *req, const struct decision *d, const char *vm, const char *tenant) {
-        log_emit(d->allowed ? LOG_INFO : LOG_WARNING,
-                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_DECISION", d->allowed ? "allow" : "deny" },
-                            { "SOVD_DECISION_ID", d->id }, { "SOVD_POLICY", d->policy_name },
-                            { "SOVD_POLICY_DIGEST", d->policy ? d->policy->digest : NULL }, { "SOVD_VM_UUID", vm },
-                            { "SOVD_TENANT", tenant }, { "SOVD_OPERATION", d->operation }),
-                 "%s", d->reason);
 }
 
 int handle_vm_create(struct api_request *req, struct sovd_err *err) {
@@ -274,7 +267,11 @@ int handle_vm_create(struct api_request *req, struct sovd_err *err) {
                 vm_spec_done(&spec);
                 return r;
         }
-        log_decision(req, d, NULL, spec.tenant);
+        r = note_decision(req, d, NULL, spec.name, spec.tenant, err);
+        if (r < 0) {
+                vm_spec_done(&spec);
+                return r;
+        }
         if (!d->allowed) {
                 vm_spec_done(&spec);
                 reply_problem_ext(req, -SOVD_E_POLICY_DENIED, d->reason, "decision", decision_to_json(d));
@@ -354,7 +351,7 @@ static int admit_start(struct api_request *req, struct sovd_err *err) {
         r = admission_decide_vm("start", v.binding->policy, disks, vm_disks(&v, disks, ELEMENTSOF(disks)), time(NULL),
                                 &d);
         if (r >= 0)
-                log_decision(req, d, req->uuid, v.binding->tenant);
+                r = note_decision(req, d, req->uuid, v.domain.name, v.binding->tenant, err);
         vm_view_done(&v);
         if (r < 0)
                 return r;

@@ -11,6 +11,7 @@
 #include "sovd/fileio.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/recorder.h"
 #include "sovd/vm-index.h"
 
 #define MAX_LISTENERS 16
@@ -160,7 +161,7 @@ static bool is_json_media_type(const char *ct) {
 }
 
 /* Runs the route with role, query, media type and idempotency checks around it. */
-static void dispatch(struct api_request *req) {
+static void dispatch_route(struct api_request *req, const struct api_route **ret_route) {
         const struct api_route *route;
         struct query_check q = {};
         struct sovd_err err = {};
@@ -170,6 +171,7 @@ static void dispatch(struct api_request *req) {
         int r, code = 0;
 
         route = router_match(req, req->method, req->url, &code, &allow);
+        *ret_route = route;
         if (!route) {
                 if (code == -SOVD_E_METHOD) {
                         snprintf(err.msg, sizeof(err.msg), "%s is not allowed on %s; allowed: %s", req->method,
@@ -265,6 +267,64 @@ static void dispatch(struct api_request *req) {
         r = route->handler(req, &err);
         if (r < 0)
                 reply_problem(req, r, err.msg);
+}
+
+static struct record_ctx request_ctx(const struct api_request *req) {
+        return (struct record_ctx){
+                .source = "api",
+                .request_id = req->request_id,
+                .caller = req->caller,
+                .role = role_to_string(req->role),
+                .vm_uuid = req->uuid[0] && req->uuid[0] != '!' ? req->uuid : NULL,
+        };
+}
+
+int note_decision(struct api_request *req, const struct decision *d, const char *vm_uuid, const char *vm_name,
+                  const char *tenant, struct sovd_err *err) {
+        struct record_ctx ctx = request_ctx(req);
+        int r;
+
+        ctx.vm_uuid = vm_uuid;
+        ctx.vm_name = vm_name;
+        ctx.tenant = tenant;
+        log_emit(d->allowed ? LOG_INFO : LOG_WARNING,
+                 LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_DECISION", d->allowed ? "allow" : "deny" },
+                            { "SOVD_DECISION_ID", d->id }, { "SOVD_POLICY", d->policy_name },
+                            { "SOVD_POLICY_DIGEST", d->policy ? d->policy->digest : NULL }, { "SOVD_VM_UUID", vm_uuid },
+                            { "SOVD_TENANT", tenant }, { "SOVD_OPERATION", d->operation }),
+                 "%s", d->reason);
+        r = record_decision(&ctx, d, err);
+        if (r < 0) {
+                log_error("cannot write the audit record of decision %s: %s; refusing to act on it", d->id, err->msg);
+                return err_set(err, -EIO, "the decision could not be written to the audit log (%s); nothing was done",
+                               err->msg);
+        }
+        return 0;
+}
+
+/* Every call of a state-changing route becomes a record, refusals included. */
+static void record_request(struct api_request *req, const struct api_route *route) {
+        struct record_ctx ctx = request_ctx(req);
+        struct sovd_err err = {};
+        int r;
+
+        if (!route || !route->audited || req->reply.replayed)
+                return;
+        /* A creation names its VM only in the answer's Location. */
+        if (!ctx.vm_uuid && req->reply.location && strncmp(req->reply.location, "/v1/vms/", 8) == 0)
+                ctx.vm_uuid = req->reply.location + 8;
+        r = record_call(&ctx, req->method, req->url, req->reply.status, req->reply.detail, &err);
+        if (r < 0)
+                log_emit(LOG_ERR, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }),
+                         "cannot write the audit record of %s %s: %s", req->method, req->url,
+                         err.msg[0] ? err.msg : strerror(-r));
+}
+
+static void dispatch(struct api_request *req) {
+        const struct api_route *route = NULL;
+
+        dispatch_route(req, &route);
+        record_request(req, route);
 }
 
 static enum MHD_Result send_reply(struct api_request *req) {

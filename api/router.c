@@ -4,32 +4,35 @@
 
 static const char *const vm_list_query[] = { "tenant", "state", NULL };
 static const char *const vm_delete_query[] = { "delete_storage", NULL };
+static const char *const audit_query[] = { "since", "vm", "decision", "limit", "cursor", NULL };
 
 /*
  * Every route sovd serves. api/openapi.yaml describes exactly these; the
  * parity test compares this table (sovd --dump-routes) with it.
  */
 const struct api_route api_routes[] = {
-        { "GET", "/healthz", handle_healthz, ROLE_NONE, NULL },
-        { "GET", "/readyz", handle_readyz, ROLE_NONE, NULL },
-        { "GET", "/v1/host", handle_host, ROLE_READER, NULL },
-        { "GET", "/v1/vms", handle_vm_list, ROLE_READER, vm_list_query },
-        { "POST", "/v1/vms", handle_vm_create, ROLE_OPERATOR, NULL },
-        { "GET", "/v1/vms/{uuid}", handle_vm_get, ROLE_READER, NULL },
-        { "DELETE", "/v1/vms/{uuid}", handle_vm_delete, ROLE_OPERATOR, vm_delete_query },
-        { "POST", "/v1/vms/{uuid}/start", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "POST", "/v1/vms/{uuid}/shutdown", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "POST", "/v1/vms/{uuid}/stop", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "POST", "/v1/vms/{uuid}/reboot", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "POST", "/v1/vms/{uuid}/suspend", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "POST", "/v1/vms/{uuid}/resume", handle_vm_action, ROLE_OPERATOR, NULL },
-        { "GET", "/v1/policies", handle_policy_list, ROLE_READER, NULL },
-        { "GET", "/v1/policies/{name}", handle_policy_get, ROLE_READER, NULL },
-        { "POST", "/v1/policies/evaluate", handle_policy_evaluate, ROLE_READER, NULL },
-        { "GET", "/v1/storage-pools", handle_storage_pools, ROLE_READER, NULL },
-        { "GET", "/v1/backup-targets", handle_backup_targets, ROLE_READER, NULL },
+        { "GET", "/healthz", handle_healthz, ROLE_NONE, NULL, false },
+        { "GET", "/readyz", handle_readyz, ROLE_NONE, NULL, false },
+        { "GET", "/v1/host", handle_host, ROLE_READER, NULL, false },
+        { "GET", "/v1/vms", handle_vm_list, ROLE_READER, vm_list_query, false },
+        { "POST", "/v1/vms", handle_vm_create, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/vms/{uuid}", handle_vm_get, ROLE_READER, NULL, false },
+        { "DELETE", "/v1/vms/{uuid}", handle_vm_delete, ROLE_OPERATOR, vm_delete_query, true },
+        { "POST", "/v1/vms/{uuid}/start", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/shutdown", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/stop", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/reboot", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/suspend", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/resume", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/policies", handle_policy_list, ROLE_READER, NULL, false },
+        { "GET", "/v1/policies/{name}", handle_policy_get, ROLE_READER, NULL, false },
+        { "POST", "/v1/policies/evaluate", handle_policy_evaluate, ROLE_READER, NULL, false },
+        { "GET", "/v1/storage-pools", handle_storage_pools, ROLE_READER, NULL, false },
+        { "GET", "/v1/backup-targets", handle_backup_targets, ROLE_READER, NULL, false },
+        { "GET", "/v1/audit", handle_audit_list, ROLE_READER, audit_query, false },
+        { "GET", "/v1/audit/verify", handle_audit_verify, ROLE_READER, NULL, false },
         /* The libvirt hook runs as root: admission answers admins only. */
-        { "POST", "/v1/admission", handle_admission, ROLE_ADMIN, NULL },
+        { "POST", "/v1/admission", handle_admission, ROLE_ADMIN, NULL, true },
 };
 const size_t api_n_routes = ELEMENTSOF(api_routes);
 
@@ -78,14 +81,25 @@ static bool pattern_match(const char *pattern, const char *path, struct api_requ
         return true;
 }
 
+static bool is_literal(const char *pattern) {
+        return !strchr(pattern, '{');
+}
+
+/*
+ * As in OpenAPI, a literal path wins over a templated one: "/v1/policies/evaluate"
+ * is that route, never the policy named "evaluate", for dispatch and for Allow.
+ */
 const struct api_route *router_match(struct api_request *req, const char *method, const char *path, int *ret_code,
                                      const char **ret_allow) {
         static const char *const allow_table[] = { "GET", "POST", "DELETE" };
         static __thread char allow[64];
-        bool path_found = false;
+        bool path_found = false, literal = false;
 
+        for (size_t i = 0; i < api_n_routes; i++)
+                if (is_literal(api_routes[i].pattern) && pattern_match(api_routes[i].pattern, path, NULL))
+                        literal = true;
         for (size_t i = 0; i < api_n_routes; i++) {
-                if (!pattern_match(api_routes[i].pattern, path, NULL))
+                if (literal != is_literal(api_routes[i].pattern) || !pattern_match(api_routes[i].pattern, path, NULL))
                         continue;
                 path_found = true;
                 if (streq(api_routes[i].method, method)) {
@@ -101,6 +115,7 @@ const struct api_route *router_match(struct api_request *req, const char *method
         for (size_t m = 0; m < ELEMENTSOF(allow_table); m++)
                 for (size_t i = 0; i < api_n_routes; i++)
                         if (streq(api_routes[i].method, allow_table[m]) &&
+                            literal == is_literal(api_routes[i].pattern) &&
                             pattern_match(api_routes[i].pattern, path, NULL)) {
                                 if (allow[0])
                                         strcat(allow, ", ");

@@ -109,21 +109,39 @@ static void decide(struct decision *d, const enum policy_kind *kinds, size_t n, 
                  c->n_violations_total > 1 ? " (and more)" : "");
 }
 
+/* The host is named by its hostname in decisions and records, read once. */
+static char hostname_buf[256];
+static pthread_once_t hostname_once = PTHREAD_ONCE_INIT;
+
+static void read_hostname(void) {
+        if (gethostname(hostname_buf, sizeof(hostname_buf) - 1) < 0)
+                hostname_buf[0] = '\0';
+}
+
 static struct place host_place(const struct config *c) {
-        return (struct place){ .type = "host", .name = "this host", .tags = c ? &c->host_tags : NULL };
+        (void) pthread_once(&hostname_once, read_hostname);
+        return (struct place){ .type = "host", .name = hostname_buf[0] ? hostname_buf : "this host",
+                               .tags = c ? &c->host_tags : NULL };
 }
 
 int admission_decide_vm(const char *operation, const char *policy_name, const struct admission_disk *disks,
                         size_t n_disks, time_t now, struct decision **ret) {
         struct decision *d = decision_new(operation, policy_name, n_disks + 1, now);
-        enum policy_kind kinds[1 + 64];
+        enum policy_kind kinds[1 + ADMISSION_MAX_DISKS];
         size_t n = 0;
 
         if (!d)
                 return -ENOMEM;
-        if (n_disks > 64)
-                n_disks = 64;
         struct place host = host_place(d->config);
+        if (n_disks > ADMISSION_MAX_DISKS) {
+                /* Never judge a subset: an unchecked disk could be anywhere. */
+                d->allowed = false;
+                d->would_deny = true;
+                snprintf(d->reason, sizeof(d->reason), "%zu disks: more than the %d sovd can check; denied",
+                         n_disks, ADMISSION_MAX_DISKS);
+                *ret = d;
+                return 0;
+        }
         kinds[n] = POLICY_KIND_COMPUTE;
         d->places[n++] = host;
         for (size_t i = 0; i < n_disks; i++) {

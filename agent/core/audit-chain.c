@@ -154,7 +154,8 @@ int audit_chain_list_files(const char *dir, char ***ret_paths, size_t *ret_n, st
                 free(items);
                 return r < 0 ? r : -ENOMEM;
         }
-        qsort(items, n, sizeof(*items), numbered_cmp);
+        if (n > 0) /* items is NULL otherwise, which qsort() may not be given */
+                qsort(items, n, sizeof(*items), numbered_cmp);
         for (size_t i = 0; i < n; i++)
                 paths[i] = items[i].path;
         free(items);

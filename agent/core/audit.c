@@ -234,11 +234,17 @@ int audit_open(const char *state_dir, uint64_t rotate_bytes, struct audit_log **
         if (r < 0)
                 return r;
         if (n == 0) {
+                _cleanup_close_ int parent = -1;
+
                 log->file_no = 1;
                 r = create_file(log, 1, &log->fd, err);
                 if (r < 0)
                         return r;
                 log->written.file_no = 1;
+                /* A new chain: make the audit directory's own entry durable too. */
+                parent = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (parent < 0 || fsync(parent) < 0)
+                        return err_set(err, -errno, "cannot sync directory '%s': %m", state_dir);
         } else {
                 r = open_existing(log, paths, n, err);
                 if (r < 0)
@@ -432,7 +438,7 @@ int audit_append(struct audit_log *log, struct json_object *fields, struct audit
         _cleanup_json_ struct json_object *record = NULL;
         struct audit_receipt rc = {};
         char prev[AUDIT_HASH_LEN];
-        const char *line;
+        const char *line = NULL;
         size_t len;
         int r;
 

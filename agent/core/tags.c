@@ -73,15 +73,17 @@ static bool version_is_valid(const char *v) {
         return digit;
 }
 
+/* Components compare numerically; missing ones count as 0 (3.2 == 3.2.0); anything else stops the walk. */
 int version_compare(const char *a, const char *b) {
         while (*a || *b) {
-                unsigned long x = strtoul(a, (char **) &a, 10), y = strtoul(b, (char **) &b, 10);
+                char *ea, *eb;
+                unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
                 if (x != y)
                         return x < y ? -1 : 1;
-                if (*a == '.')
-                        a++;
-                if (*b == '.')
-                        b++;
+                if (ea == a && eb == b)
+                        return strcmp(a, b) < 0 ? -1 : strcmp(a, b) > 0;
+                a = *ea == '.' ? ea + 1 : ea;
+                b = *eb == '.' ? eb + 1 : eb;
         }
         return 0;
 }

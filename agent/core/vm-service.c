@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "sovd/domain-xml.h"
+#include "sovd/drift.h"
 #include "sovd/log.h"
 #include "sovd/time-util.h"
 #include "sovd/virt-storage.h"
@@ -258,6 +259,7 @@ static int create_locked(struct virt_conn *c, const struct vm_spec *spec, const 
         r = domain_xml_build(spec, st.host.domain_type, (const char *const *) paths, &b, &xml);
         if (r < 0)
                 goto rollback;
+        drift_expect(spec->name, "defined");
         r = virt_domain_define(c, xml, ret_uuid, err);
         if (r < 0)
                 goto rollback;
@@ -318,6 +320,7 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
                             v.domain.name);
                 goto out;
         }
+        drift_expect(uuid, "undefined");
         r = virt_domain_undefine(c, uuid, err);
         if (r < 0)
                 goto out;
@@ -350,6 +353,8 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
+        if (a == VM_ACTION_START)
+                drift_expect(uuid, "started");
         r = virt_domain_action(c, uuid, a, err);
         if (r == -ENOENT)
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);

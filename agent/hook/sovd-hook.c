@@ -16,8 +16,8 @@
  * budget, because libvirt waits for the hook with the domain's job held.
  *
  * libvirt's hook contract, which the code below keeps:
- *  - libvirt writes the XML to our stdin and wants it read; closing the pipe
- *    early fails the write and turns a clear refusal into a libvirt error;
+ *  - libvirt writes the XML to our stdin and expects it read: exiting first
+ *    can fail its write, and then libvirt reports that instead of our reason;
  *  - for "migrate" and "restore" libvirt takes anything on stdout as a
  *    replacement domain XML, so stdout is pointed at /dev/null first thing;
  *  - libvirt calls the hook for every lifecycle event, so everything we do
@@ -73,10 +73,7 @@ struct hook_args {
         const char *socket_path;
         uint64_t timeout_ms;
         bool fail_open;
-        /* libvirt's arguments, always the last four: NAME OP SUBOP EXTRA. */
-        const char *domain;
-        const char *op;
-        const char *subop;
+        const char *domain; /* NAME, the first of libvirt's four arguments */
 };
 
 /* Bytes from outside (stdin, sovd's answer), NULs included, capped at @max. */
@@ -91,8 +88,7 @@ struct hook_buf {
 struct hook_answer {
         long status;
         struct hook_buf body;
-        bool too_large;
-        bool oom;
+        bool oom; /* the body outgrew memory, not just its cap */
 };
 
 /*
@@ -195,8 +191,6 @@ static int hook_parse_args(int argc, char **argv, struct hook_args *ret, struct 
         if (optind != n_opts)
                 return err_set(err, -EINVAL, "unexpected argument '%s' before libvirt's four", argv[optind]);
         a.domain = argv[argc - 4];
-        a.op = argv[argc - 3];
-        a.subop = argv[argc - 2];
         *ret = a;
         return 0;
 }
@@ -369,13 +363,10 @@ static int hook_domain_is_bound(const char *xml, size_t len, struct sovd_err *er
 static size_t hook_on_body(char *data, size_t size, size_t nmemb, void *userdata) {
         struct hook_answer *a = userdata;
         size_t n = size * nmemb;
-
         int r = hook_buf_append(&a->body, data, n);
 
         /* Returning less than @n makes libcurl stop with CURLE_WRITE_ERROR. */
-        if (r == -EFBIG)
-                a->too_large = true;
-        else if (r < 0)
+        if (r == -ENOMEM)
                 a->oom = true;
         return r < 0 ? 0 : n;
 }
@@ -401,8 +392,8 @@ static int hook_curl_error(CURL *curl, CURLcode rc, const struct hook_args *args
 
         switch (rc) {
         case CURLE_OPERATION_TIMEDOUT:
-                return err_set(err, -ETIMEDOUT, "no answer from %s within %" PRIu64 " ms", args->socket_path,
-                               args->timeout_ms);
+                return err_set(err, -ETIMEDOUT, "no answer from %s within the %" PRIu64 " ms budget",
+                               args->socket_path, args->timeout_ms);
         case CURLE_COULDNT_CONNECT:
                 (void) curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
                 return err_set(err, -ECONNREFUSED, "cannot connect to %s: %s", args->socket_path,
@@ -620,13 +611,13 @@ static void hook_format_denial(struct strbuf *sb, struct json_object *answer, co
                 (void) json_object_object_get_ex(decision, "policy", &policy);
         policy_name = hook_member_string(policy, "name");
 
-        strbuf_append(sb, "sovd: ");
+        /* No policy named: sovd refused before any policy ran (an invalid binding). */
         if (policy_name) {
-                strbuf_append(sb, "policy ");
+                strbuf_append(sb, "sovd: policy ");
                 hook_put(sb, policy_name);
                 strbuf_append(sb, " denies ");
         } else
-                strbuf_append(sb, "policy denies ");
+                strbuf_append(sb, "sovd: refusing ");
         strbuf_appendf(sb, "%s of ", hook_check_words(check));
         hook_put(sb, args->domain);
 
@@ -721,6 +712,19 @@ static int hook_cannot_check(const struct hook_args *args, const char *why) {
         return args->fail_open ? HOOK_EXIT_ALLOW : HOOK_EXIT_REFUSE;
 }
 
+/* The domain XML is unusable: refused whatever --fail-open says, since sovd was never asked. */
+static int hook_refuse_input(const struct hook_args *args, const char *why) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+
+        strbuf_append(&sb, "sovd: cannot read the domain XML of ");
+        hook_put(&sb, args->domain);
+        strbuf_append(&sb, ": ");
+        hook_put(&sb, why);
+        strbuf_append(&sb, "; refusing");
+        hook_print_line(sb.oom ? "sovd: cannot read the domain XML; refusing" : sb.buf);
+        return HOOK_EXIT_REFUSE;
+}
+
 /*
  * libvirt treats anything we print on stdout as a replacement domain XML
  * for "migrate" and "restore": point it at /dev/null, so no library (or
@@ -757,7 +761,8 @@ int main(int argc, char **argv) {
          * that, since libvirt kills a running domain when the hook fails
          * on "reconnect" (its own restart).
          */
-        check = argc >= 5 ? hook_check_from_op(argv[argc - 3], argv[argc - 2]) : HOOK_CHECK_START;
+        check = argc >= 5 ? hook_check_from_op(argv[argc - 3], argv[argc - 2])
+                          : HOOK_CHECK_START; /* not libvirt calling: refuse */
 
         /* A peer closing its end must be an error we report, not a silent death. */
         (void) signal(SIGPIPE, SIG_IGN);
@@ -778,21 +783,13 @@ int main(int argc, char **argv) {
                             &err);
         if (check == HOOK_CHECK_NONE)
                 return HOOK_EXIT_ALLOW;
-        if (r == -ENOMEM)
-                return hook_cannot_check(&args, "out of memory");
-        if (r < 0) {
-                fprintf(stderr, "sovd: cannot read the domain XML of %s: %s; refusing\n", args.domain, err.msg);
-                return HOOK_EXIT_REFUSE;
-        }
+        if (r < 0)
+                return hook_refuse_input(&args, r == -ENOMEM ? "out of memory" : err.msg);
 
         xmlInitParser();
         r = hook_domain_is_bound(xml, len, &err);
-        if (r == -ENOMEM)
-                return hook_cannot_check(&args, "out of memory");
-        if (r < 0) {
-                fprintf(stderr, "sovd: cannot read the domain XML of %s: %s; refusing\n", args.domain, err.msg);
-                return HOOK_EXIT_REFUSE;
-        }
+        if (r < 0)
+                return hook_refuse_input(&args, r == -ENOMEM ? "out of memory" : err.msg);
         if (r == 0)
                 return HOOK_EXIT_ALLOW;
 

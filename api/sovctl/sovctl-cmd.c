@@ -2,10 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
+#include "sovd/audit-chain.h"
 #include "sovctl.h"
 #include "sovctl-cmd.h"
 #include "sovctl-http.h"
@@ -20,6 +24,12 @@ enum {
         SOVCTL_OPT_DELETE_STORAGE = 1 << 3,
         /* Not an option: the command sends POST, so --idempotency-key applies. */
         SOVCTL_OPT_POSTS = 1 << 4,
+        SOVCTL_OPT_SINCE = 1 << 5,
+        SOVCTL_OPT_VM = 1 << 6,
+        SOVCTL_OPT_DECISION = 1 << 7,
+        SOVCTL_OPT_LIMIT = 1 << 8,
+        SOVCTL_OPT_AFTER = 1 << 9,
+        SOVCTL_OPT_PARTIAL = 1 << 10,
 };
 
 struct sovctl_args {
@@ -27,6 +37,12 @@ struct sovctl_args {
         const char *state;
         const char *file;
         bool delete_storage;
+        const char *since;    /* audit list */
+        const char *vm;       /* audit list */
+        const char *decision; /* audit list */
+        const char *limit;    /* audit list */
+        const char *after;    /* audit list */
+        bool partial;         /* audit verify */
         char **pos; /* positional arguments, borrowed from argv */
         int n_pos;
 };
@@ -46,6 +62,12 @@ static int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned 
                 { "state", required_argument, NULL, 's' },
                 { "file", required_argument, NULL, 'f' },
                 { "delete-storage", no_argument, NULL, 'D' },
+                { "since", required_argument, NULL, 'S' },
+                { "vm", required_argument, NULL, 'v' },
+                { "decision", required_argument, NULL, 'd' },
+                { "limit", required_argument, NULL, 'l' },
+                { "after", required_argument, NULL, 'a' },
+                { "partial", no_argument, NULL, 'P' },
                 {}
         };
         struct sovctl_args a = {};
@@ -79,6 +101,30 @@ static int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned 
                 case 'D':
                         need = SOVCTL_OPT_DELETE_STORAGE;
                         a.delete_storage = true;
+                        break;
+                case 'S':
+                        need = SOVCTL_OPT_SINCE;
+                        a.since = optarg;
+                        break;
+                case 'v':
+                        need = SOVCTL_OPT_VM;
+                        a.vm = optarg;
+                        break;
+                case 'd':
+                        need = SOVCTL_OPT_DECISION;
+                        a.decision = optarg;
+                        break;
+                case 'l':
+                        need = SOVCTL_OPT_LIMIT;
+                        a.limit = optarg;
+                        break;
+                case 'a':
+                        need = SOVCTL_OPT_AFTER;
+                        a.after = optarg;
+                        break;
+                case 'P':
+                        need = SOVCTL_OPT_PARTIAL;
+                        a.partial = true;
                         break;
                 case ':':
                         return sovctl_usage_error("%s: option '%s' needs a value", what,
@@ -650,4 +696,471 @@ int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
                 return 1;
         }
         return sovctl_usage_error("vm: unknown subcommand '%s'", sub);
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+/* Page size asked of the server; its own cap (AUDIT_QUERY_LIMIT_MAX) is 1000. */
+#define SOVCTL_AUDIT_PAGE_MAX 1000u
+#define SOVCTL_AUDIT_DEFAULT_LIMIT 100u
+#define SOVCTL_AUDIT_LIMIT_MAX 1000000u
+
+/* A verification result, from the local verifier or the server's JSON, for one printer. */
+struct sovctl_verify_view {
+        bool valid;
+        uint64_t records, files, first_seq;
+        const char *head, *first_prev;
+        bool partial;
+        bool bad_known; /* when !valid: the fields below were given */
+        const char *bad_file, *bad_reason;
+        uint64_t bad_line, bad_seq;
+        bool tail;
+        const char *tail_file;
+        uint64_t tail_line, tail_bytes;
+};
+
+/*
+ * Prints the outcome of a verification: on success one summary line,
+ *   120 records in 3 files verified; chain head 3f0c...
+ * otherwise the first bad record on stdout, as FILE:LINE (seq S): reason,
+ * and returns -SOVCTL_E_API (exit status 1). Everything is sanitized: a
+ * server, or a file being verified, may hold anything.
+ */
+static int sovctl_verify_print(const struct sovctl_verify_view *v) {
+        _cleanup_free_ char *head = sovctl_sanitize(v->head), *file = NULL, *reason = NULL;
+
+        if (!head)
+                return -ENOMEM;
+        if (v->tail) {
+                _cleanup_free_ char *tf = sovctl_sanitize(v->tail_file);
+
+                if (!tf)
+                        return -ENOMEM;
+                sovctl_error("note: %s:%" PRIu64 ": the last line has no line end (%" PRIu64
+                             " bytes): a write in progress or cut short by a crash; not counted",
+                             tf, v->tail_line, v->tail_bytes);
+        }
+        if (v->valid) {
+                printf("%" PRIu64 " record%s in %" PRIu64 " file%s verified; chain head %s\n", v->records,
+                       v->records == 1 ? "" : "s", v->files, v->files == 1 ? "" : "s", head);
+                if (v->partial && v->records > 0 && v->first_prev &&
+                    (v->first_seq != 1 || !streq(v->first_prev, AUDIT_CHAIN_START))) {
+                        _cleanup_free_ char *fp = sovctl_sanitize(v->first_prev);
+
+                        if (!fp)
+                                return -ENOMEM;
+                        /* What the earlier part of the chain must end with. */
+                        printf("chain starts at seq %" PRIu64 " after %s\n", v->first_seq, fp);
+                }
+                return 0;
+        }
+        if (!v->bad_known) {
+                sovctl_error("the audit chain does not verify (no details given)");
+                return -SOVCTL_E_API;
+        }
+        file = sovctl_sanitize(v->bad_file);
+        reason = sovctl_sanitize(v->bad_reason);
+        if (!file || !reason)
+                return -ENOMEM;
+        /* Line 0: the end of the file (a chain cut short). */
+        if (v->bad_line > 0)
+                printf("%s:%" PRIu64, file, v->bad_line);
+        else
+                printf("%s", file);
+        if (v->bad_seq > 0)
+                printf(" (seq %" PRIu64 "): %s\n", v->bad_seq, reason);
+        else
+                printf(" (seq ?): %s\n", reason);
+        sovctl_error("the audit chain does not verify; %" PRIu64 " record%s before this one did", v->records,
+                     v->records == 1 ? "" : "s");
+        return -SOVCTL_E_API;
+}
+
+/* Appends to the NULL-terminated @paths the file @arg, or the audit files of directory @arg. */
+static int sovctl_audit_add_paths(const char *arg, char ***paths, size_t *n) {
+        _cleanup_strv_free_ char **found = NULL;
+        struct sovd_err e = {};
+        size_t k = 0;
+        struct stat st;
+        char **p;
+        int r;
+
+        /* "-": a stream, e.g. records extracted from journald. */
+        if (streq(arg, "-"))
+                arg = "/dev/stdin";
+        if (stat(arg, &st) < 0) {
+                sovctl_error("cannot read '%s': %m", arg);
+                return -SOVCTL_E_USAGE;
+        }
+        if (S_ISDIR(st.st_mode)) {
+                r = audit_chain_list_files(arg, &found, &k, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        sovctl_error("%s", e.msg);
+                        return -SOVCTL_E_USAGE;
+                }
+                if (k == 0) {
+                        sovctl_error("no audit files (audit-NNNNNNNN.jsonl) in directory '%s'", arg);
+                        return -SOVCTL_E_USAGE;
+                }
+        } else {
+                found = calloc(2, sizeof(char *));
+                if (!found || !(found[0] = strdup(arg)))
+                        return -ENOMEM;
+                k = 1;
+        }
+
+        p = realloc(*paths, (*n + k + 1) * sizeof(char *));
+        if (!p)
+                return -ENOMEM;
+        *paths = p;
+        for (size_t i = 0; i < k; i++)
+                p[(*n)++] = TAKE_PTR(found[i]);
+        p[*n] = NULL;
+        return 0;
+}
+
+/* `audit verify FILE|DIR...`: offline, with the verifier sovd itself uses. */
+static int sovctl_audit_verify_files(struct sovctl_ctx *ctx, const struct sovctl_args *a) {
+        _cleanup_strv_free_ char **paths = NULL;
+        _cleanup_free_ struct audit_verify_result *res = NULL;
+        struct sovd_err e = {};
+        size_t n = 0;
+        int r;
+
+        for (int i = 0; i < a->n_pos; i++) {
+                r = sovctl_audit_add_paths(a->pos[i], &paths, &n);
+                if (r < 0)
+                        return r;
+        }
+        res = malloc(sizeof(*res));
+        if (!res)
+                return -ENOMEM;
+        r = audit_chain_verify_files(paths, n, a->partial ? AUDIT_VERIFY_PARTIAL : 0, res, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                sovctl_error("%s", e.msg);
+                return -SOVCTL_E_USAGE;
+        }
+
+        if (ctx->json) {
+                struct json_object *o = NULL;
+
+                r = audit_verify_result_to_json(res, &o);
+                if (r < 0)
+                        return r;
+                sovctl_print_json(stdout, o);
+                json_object_put(o);
+                return res->valid ? 0 : -SOVCTL_E_API;
+        }
+        return sovctl_verify_print(&(struct sovctl_verify_view){
+                .valid = res->valid,
+                .records = res->records,
+                .files = res->files,
+                .first_seq = res->first_seq,
+                .head = res->head,
+                .first_prev = res->first_prev,
+                .partial = a->partial,
+                .bad_known = true,
+                .bad_file = res->bad.file,
+                .bad_reason = res->bad.reason,
+                .bad_line = res->bad.line,
+                .bad_seq = res->bad.seq,
+                .tail = res->incomplete_tail,
+                .tail_file = res->tail.file,
+                .tail_line = res->tail.line,
+                .tail_bytes = res->tail.bytes,
+        });
+}
+
+/* An unsigned member, 0 when missing or of another type. */
+static uint64_t sovctl_json_get_u64(struct json_object *obj, const char *key) {
+        struct json_object *v = sovctl_json_get(obj, key);
+        int64_t x;
+
+        if (!json_object_is_type(v, json_type_int))
+                return 0;
+        x = json_object_get_int64(v);
+        return x > 0 ? (uint64_t) x : 0;
+}
+
+/* `audit verify` without paths: GET /v1/audit/verify, the server's chain. */
+static int sovctl_audit_verify_server(struct sovctl_ctx *ctx) {
+        _cleanup_json_ struct json_object *answer = NULL;
+        struct json_object *valid, *bad, *tail;
+        int r;
+
+        r = sovctl_call(ctx, "GET", "/v1/audit/verify", NULL, 0, &answer);
+        if (r < 0)
+                return r;
+        valid = sovctl_json_get(answer, "valid");
+        if (!json_object_is_type(valid, json_type_boolean)) {
+                sovctl_error("unusable answer from %s: no boolean \"valid\" in the verification",
+                             sovctl_http_target(ctx->http));
+                return -SOVCTL_E_API;
+        }
+        if (ctx->json) {
+                sovctl_print_json(stdout, answer);
+                return json_object_get_boolean(valid) ? 0 : -SOVCTL_E_API;
+        }
+        bad = sovctl_json_get(answer, "first_bad");
+        tail = sovctl_json_get(answer, "incomplete_tail");
+        return sovctl_verify_print(&(struct sovctl_verify_view){
+                .valid = json_object_get_boolean(valid),
+                .records = sovctl_json_get_u64(answer, "records"),
+                .files = sovctl_json_get_u64(answer, "files"),
+                .first_seq = sovctl_json_get_u64(answer, "first_seq"),
+                .head = sovctl_json_get_string(answer, "head"),
+                .bad_known = json_object_is_type(bad, json_type_object),
+                .bad_file = sovctl_json_get_string(bad, "file"),
+                .bad_reason = sovctl_json_get_string(bad, "reason"),
+                .bad_line = sovctl_json_get_u64(bad, "line"),
+                .bad_seq = sovctl_json_get_u64(bad, "seq"),
+                .tail = json_object_is_type(tail, json_type_object),
+                .tail_file = sovctl_json_get_string(tail, "file"),
+                .tail_line = sovctl_json_get_u64(tail, "line"),
+                .tail_bytes = sovctl_json_get_u64(tail, "bytes"),
+        });
+}
+
+static int sovctl_audit_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
+        struct sovctl_args a = {};
+        int r;
+
+        r = sovctl_parse_args(ctx, "audit verify", SOVCTL_OPT_PARTIAL, 0, INT_MAX, argc, argv, &a);
+        if (r != 0)
+                return r;
+        if (a.n_pos > 0)
+                return sovctl_audit_verify_files(ctx, &a);
+        if (a.partial)
+                return sovctl_usage_error("audit verify: --partial applies to files given on the command line");
+        return sovctl_audit_verify_server(ctx);
+}
+
+/* --since: RFC 3339 UTC ("2026-11-23T17:40:02Z") or a date (midnight UTC), as the server wants it. */
+static int sovctl_since_param(const char *s, char **ret) {
+        struct tm tm = {};
+        const char *end;
+        char buf[32];
+
+        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end) {
+                tm = (struct tm){};
+                end = strptime(s, "%Y-%m-%d", &tm);
+                if (!end || *end)
+                        return sovctl_usage_error("--since: '%s' is not a date (2026-11-23) or a UTC time "
+                                                  "(2026-11-23T17:40:02Z)",
+                                                  s);
+        }
+        if (strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return -EINVAL;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int sovctl_parse_count(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+                return sovctl_usage_error("%s: '%s' is not a number from %" PRIu64 " to %" PRIu64, option, s, min,
+                                          max);
+        *ret = v;
+        return 0;
+}
+
+/*
+ * A table cell for a member that may be a string or an object: the
+ * object's first string of @subkeys ("vm": {"uuid", "name"} shows its
+ * name), else the value as compact JSON.
+ */
+static char *sovctl_audit_cell(struct json_object *rec, const char *key, const char *const *subkeys) {
+        struct json_object *v = sovctl_json_get(rec, key);
+
+        if (json_object_is_type(v, json_type_object))
+                for (const char *const *k = subkeys; k && *k; k++) {
+                        const char *s = sovctl_json_get_string(v, *k);
+
+                        if (s)
+                                return sovctl_sanitize(s);
+                }
+        return sovctl_format_value(v);
+}
+
+static int sovctl_audit_add_row(struct sovctl_table *table, struct json_object *rec) {
+        static const char *const vm_keys[] = { "name", "uuid", NULL };
+        static const char *const caller_keys[] = { "name", "subject", "identity", "uid", "id", NULL };
+        static const char *const outcome_keys[] = { "outcome", NULL };
+        char *cells[7];
+        bool oom = false;
+
+        cells[0] = sovctl_format_value(sovctl_json_get(rec, "seq"));
+        cells[1] = sovctl_format_value(sovctl_json_get(rec, "time"));
+        cells[2] = sovctl_format_value(sovctl_json_get(rec, "kind"));
+        cells[3] = sovctl_format_value(sovctl_json_get(rec, "operation"));
+        cells[4] = sovctl_audit_cell(rec, "vm", vm_keys);
+        cells[5] = sovctl_audit_cell(rec, "decision", outcome_keys);
+        cells[6] = sovctl_audit_cell(rec, "caller", caller_keys);
+        for (size_t i = 0; i < ELEMENTSOF(cells); i++)
+                oom = oom || !cells[i];
+        if (oom) {
+                for (size_t i = 0; i < ELEMENTSOF(cells); i++)
+                        free(cells[i]);
+                return -ENOMEM;
+        }
+        return sovctl_table_add_row(table, cells);
+}
+
+/*
+ * `audit list`: GET /v1/audit, following next_cursor page by page until
+ * --limit records (default 100) have been shown or none remain.
+ */
+static int sovctl_audit_list(struct sovctl_ctx *ctx, int argc, char **argv) {
+        static const char *const columns[] = { "SEQ", "TIME", "KIND", "OPERATION", "VM", "OUTCOME", "CALLER", NULL };
+        _cleanup_(sovctl_table_freep) struct sovctl_table *table = NULL;
+        _cleanup_json_ struct json_object *all = NULL;
+        _cleanup_free_ char *since = NULL, *vm = NULL;
+        uint64_t limit = SOVCTL_AUDIT_DEFAULT_LIMIT, cursor = 0, shown = 0;
+        bool more = false;
+        struct sovctl_args a = {};
+        int r;
+
+        r = sovctl_parse_args(ctx, "audit list",
+                              SOVCTL_OPT_SINCE | SOVCTL_OPT_VM | SOVCTL_OPT_DECISION | SOVCTL_OPT_LIMIT |
+                                      SOVCTL_OPT_AFTER,
+                              0, 0, argc, argv, &a);
+        if (r != 0)
+                return r;
+        if (a.since && (r = sovctl_since_param(a.since, &since)) < 0)
+                return r;
+        if (a.decision && !streq(a.decision, "allow") && !streq(a.decision, "deny"))
+                return sovctl_usage_error("--decision: '%s' is not allow or deny", a.decision);
+        if (a.limit && (r = sovctl_parse_count("--limit", a.limit, 1, SOVCTL_AUDIT_LIMIT_MAX, &limit)) < 0)
+                return r;
+        if (a.after && (r = sovctl_parse_count("--after", a.after, 0, INT64_MAX, &cursor)) < 0)
+                return r;
+        /* A VM's records outlive it: a UUID is never looked up, a name must still exist. */
+        if (a.vm && (r = sovctl_resolve_vm(ctx, a.vm, &vm)) < 0)
+                return r;
+
+        all = json_object_new_array();
+        table = sovctl_table_new(columns);
+        if (!all || !table)
+                return -ENOMEM;
+
+        for (;;) {
+                _cleanup_json_ struct json_object *answer = NULL;
+                _cleanup_free_ char *path = NULL;
+                struct json_object *records, *next;
+                uint64_t page = limit - shown > SOVCTL_AUDIT_PAGE_MAX ? SOVCTL_AUDIT_PAGE_MAX : limit - shown;
+                char num[24];
+                size_t n;
+
+                if (asprintf(&path, "/v1/audit?limit=%" PRIu64, page) < 0) {
+                        path = NULL;
+                        return -ENOMEM;
+                }
+                snprintf(num, sizeof(num), "%" PRIu64, cursor);
+                r = sovctl_query_add(ctx, &path, "since", since);
+                if (r >= 0)
+                        r = sovctl_query_add(ctx, &path, "vm", vm);
+                if (r >= 0)
+                        r = sovctl_query_add(ctx, &path, "decision", a.decision);
+                /* The API's cursor is the seq after which the page starts. */
+                if (r >= 0 && cursor > 0)
+                        r = sovctl_query_add(ctx, &path, "cursor", num);
+                if (r < 0)
+                        return r;
+
+                r = sovctl_call(ctx, "GET", path, NULL, 0, &answer);
+                if (r < 0)
+                        return r;
+                records = sovctl_json_get(answer, "records");
+                if (!json_object_is_type(records, json_type_array)) {
+                        sovctl_error("unusable answer from %s: no \"records\" array in the audit list",
+                                     sovctl_http_target(ctx->http));
+                        return -SOVCTL_E_API;
+                }
+                n = json_object_array_length(records);
+                /* A server that sends more than asked gets cut at the limit. */
+                for (size_t i = 0; i < n && shown < limit; i++, shown++) {
+                        struct json_object *rec = json_object_array_get_idx(records, i);
+
+                        if (json_object_array_add(all, json_object_get(rec)) < 0) {
+                                json_object_put(rec);
+                                return -ENOMEM;
+                        }
+                        r = sovctl_audit_add_row(table, rec);
+                        if (r < 0)
+                                return r;
+                }
+
+                next = sovctl_json_get(answer, "next_cursor");
+                more = json_object_is_type(next, json_type_int) && json_object_get_int64(next) > 0;
+                if (!more)
+                        break;
+                /* The cursor must move forward, or a broken server would loop us forever. */
+                if ((uint64_t) json_object_get_int64(next) <= cursor || n == 0) {
+                        sovctl_error("unusable answer from %s: next_cursor does not advance",
+                                     sovctl_http_target(ctx->http));
+                        return -SOVCTL_E_API;
+                }
+                cursor = (uint64_t) json_object_get_int64(next);
+                if (shown >= limit)
+                        break;
+        }
+
+        if (ctx->json) {
+                _cleanup_json_ struct json_object *out = json_object_new_object();
+                struct json_object *nc = more ? json_object_new_int64((int64_t) cursor) : NULL;
+
+                if (!out || (more && !nc) || json_object_object_add(out, "records", json_object_get(all)) < 0 ||
+                    json_object_object_add(out, "next_cursor", nc) < 0) {
+                        json_object_put(nc);
+                        return -ENOMEM;
+                }
+                sovctl_print_json(stdout, out);
+                return 0;
+        }
+        sovctl_table_print(table, stdout);
+        if (more)
+                sovctl_error("note: more records follow; see them with --after %" PRIu64, cursor);
+        return 0;
+}
+
+bool sovctl_cmd_audit_is_offline(int argc, char **argv) {
+        /* `audit verify` with a path: everything after "verify" that is not an option. */
+        if (argc < 2 || !streq(argv[1], "verify"))
+                return false;
+        for (int i = 2; i < argc; i++) {
+                if (streq(argv[i], "--"))
+                        return i + 1 < argc;
+                if (argv[i][0] != '-' || streq(argv[i], "-"))
+                        return true;
+        }
+        return false;
+}
+
+int sovctl_cmd_audit(struct sovctl_ctx *ctx, int argc, char **argv) {
+        const char *sub;
+
+        if (argc < 2)
+                return sovctl_usage_error("audit: missing subcommand");
+        sub = argv[1];
+        argc--;
+        argv++;
+
+        if (streq(sub, "verify"))
+                return sovctl_audit_verify(ctx, argc, argv);
+        if (streq(sub, "list"))
+                return sovctl_audit_list(ctx, argc, argv);
+        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
+                sovctl_usage(stdout);
+                return 1;
+        }
+        return sovctl_usage_error("audit: unknown subcommand '%s'", sub);
 }

@@ -13,3 +13,12 @@
 int sovctl_cmd_host(struct sovctl_ctx *ctx, int argc, char **argv);
 /* argv[0] is "vm"; argv[1] names the VM subcommand. */
 int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv);
+
+/*
+ * argv[0] is "audit"; argv[1] names the subcommand: list, or verify.
+ * `audit verify FILE|DIR...` runs offline and never touches ctx->http,
+ * which may then be NULL; sovctl_cmd_audit_is_offline() tells that case
+ * apart before a transport is set up.
+ */
+int sovctl_cmd_audit(struct sovctl_ctx *ctx, int argc, char **argv);
+bool sovctl_cmd_audit_is_offline(int argc, char **argv);

@@ -6,7 +6,7 @@
  * here talks HTTP itself.
  *
  *   sovctl.c         options, defaults, dispatch, exit codes
- *   sovctl-cmd.c     host and vm subcommands, name lookup, error reports
+ *   sovctl-cmd.c     host, vm and audit subcommands, name lookup, error reports
  *   sovctl-http.c    libcurl transport with size and time limits
  *   sovctl-json.c    whole-document JSON parsing with error positions
  *   sovctl-print.c   tables and key: value blocks, sanitized for terminals
@@ -74,6 +74,15 @@ void sovctl_usage(FILE *f) {
               "  vm delete UUID|NAME [--delete-storage]\n"
               "                                Delete a stopped VM; with --delete-storage also\n"
               "                                the volumes sovd created for it\n"
+              "  audit list [--since TIME] [--vm UUID|NAME] [--decision allow|deny]\n"
+              "             [--limit N] [--after SEQ]\n"
+              "                                List audit records, oldest first (default 100)\n"
+              "  audit verify                  Ask sovd to verify its audit chain\n"
+              "  audit verify [--partial] FILE|DIR|-...\n"
+              "                                Verify audit files offline, without sovd: the\n"
+              "                                files in order, or every audit-*.jsonl of DIR;\n"
+              "                                --partial: the first record may continue an\n"
+              "                                earlier part of the chain\n"
               "  help                          Show this help\n"
               "\n"
               "Global options (before COMMAND; --json and --help are also accepted after it):\n"
@@ -92,8 +101,9 @@ void sovctl_usage(FILE *f) {
               "\n"
               "A NAME is looked up in the VM list and must match exactly one VM's name.\n"
               "\n"
-              "Exit status: 0 success; 1 sovd answered an error (or an unusable answer);\n"
-              "2 usage error or bad spec file; 3 sovd could not be reached.\n",
+              "Exit status: 0 success; 1 sovd answered an error (or an unusable answer), or\n"
+              "the audit chain does not verify; 2 usage error, bad spec file or unreadable\n"
+              "audit file; 3 sovd could not be reached.\n",
               f);
 }
 
@@ -241,8 +251,11 @@ static int sovctl_run(int argc, char **argv) {
                 sovctl_usage(stdout);
                 return 0;
         }
-        if (!streq(command, "host") && !streq(command, "vm"))
+        if (!streq(command, "host") && !streq(command, "vm") && !streq(command, "audit"))
                 return sovctl_usage_error("unknown command '%s'", command);
+        /* Verifying files needs no sovd: no transport, and no transport options are checked. */
+        if (streq(command, "audit") && sovctl_cmd_audit_is_offline(argc - optind, argv + optind))
+                return sovctl_cmd_audit(&ctx, argc - optind, argv + optind);
 
         if (cfg.url) {
                 if (cfg.socket_path)
@@ -285,6 +298,8 @@ static int sovctl_run(int argc, char **argv) {
 
         if (streq(command, "host"))
                 return sovctl_cmd_host(&ctx, argc - optind, argv + optind);
+        if (streq(command, "audit"))
+                return sovctl_cmd_audit(&ctx, argc - optind, argv + optind);
         return sovctl_cmd_vm(&ctx, argc - optind, argv + optind);
 }
 

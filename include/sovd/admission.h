@@ -30,6 +30,9 @@ void admission_clear(void);
 /* The current policy set (a reference), or NULL before the first load. */
 struct policy_set *admission_policies(void);
 
+/* A VM with more disks is denied rather than judged in part. */
+#define ADMISSION_MAX_DISKS 64
+
 /* A disk of a VM as admission sees it: the pool holding it, or only its path. */
 struct admission_disk {
         const char *pool; /* NULL: not a volume of any pool */

@@ -102,7 +102,9 @@ DEFINE_POINTER_CLEANUP(struct audit_log, audit_close);
  * object whose members are copied, in their order, between "time" and
  * "sovd_version" (e.g. kind, request_id, caller, role, operation, vm,
  * tenant, decision); it may not itself use the names seq, id, time,
- * sovd_version or prev. The caller keeps its reference to @fields.
+ * sovd_version or prev. The caller keeps its reference to @fields; the
+ * record holds references to its members during the call, so no other
+ * thread may use @fields meanwhile (json-c objects are not thread-safe).
  * Records are written in the order appends take the lock.
  *
  * On success *ret (may be NULL) holds the record's seq, id, time and hash,

@@ -11,8 +11,16 @@
   Schema 2020-12). Where docs/api.md says which status a call gets, that is
   checked too. VmSpec limits are checked both ways: a body the schema rejects
   must get 400 and one it accepts must not.
+  The sovereignty endpoints are called the same way: policies, dry runs
+  (allowed and denied, every kind of place, error cases), storage pools,
+  backup targets, admission answers for the libvirt hook, creations
+  refused by policy (403 policy-denied with the decision) and compliance.
+- PolicyChangeTest: a reload that retags a pool, changes or removes a
+  policy: compliance follows and the start door answers 403 policy-denied.
 - LibvirtDownTest: the 503 answers and /v1/host while libvirt is unreachable.
-- ForbiddenTest: an unmapped uid gets 403 (root only).
+- ForbiddenTest: an unmapped uid gets 403, a reader may read and dry-run but
+  not create nor answer admission, an operator may not answer admission
+  (root only).
 
 Run: SOVD_BIN=build/sovd PYTHONPATH=tests/integration \
      /usr/bin/python3 -m unittest -v test_openapi
@@ -23,6 +31,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +50,20 @@ UNLISTED = ("#/components/responses/MethodNotAllowed",)
 TEST_DOMAIN_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"  # domain "test", running
 TEST_POOL = "default-pool"
 TEST_NETWORK = "default"
+# Tagged in demo_config() but not a pool of the test driver.
+GHOST_POOL = "ghost-pool"
+POLICIES_DIR = os.path.join(openapi_check.SOURCE_DIR, "policies")
+US_TAGS = {"jurisdiction": "US", "region": "US-VA", "site": "iad-1", "operator": "Example Inc",
+           "operator_jurisdiction": "US", "certifications": ["iso27001"]}
+BACKUP_TARGETS = {
+    "sbg-nfs": {"path": "/srv/backup/sbg",
+                "tags": {"jurisdiction": "FR", "region": "FR-GES", "site": "sbg-1",
+                         "operator": "Demo Cloud SAS", "operator_jurisdiction": "FR",
+                         "certifications": [{"name": "secnumcloud", "version": "3.2",
+                                             "valid_until": "2027-06-30"}]}},
+    "bare": {"path": "/srv/backup/bare", "tags": {}},
+}
+BINDING_NS = "urn:sovd:binding:1"
 
 ACTIONS = ("start", "shutdown", "stop", "reboot", "suspend", "resume")
 
@@ -103,6 +126,25 @@ def jd(reply):
     return reply.json if isinstance(reply.json, dict) else {}
 
 
+def conformance_config(**overrides):
+    """demo_config() with backup targets, one tagged and one not."""
+    return sovdtest.demo_config(backup_targets=BACKUP_TARGETS, **overrides)
+
+
+def domain_xml(binding=None, disks=(), name="oa-hook"):
+    """A domain XML as libvirt hands it to the hook: @binding is a dict of
+    sovd binding elements (tenant, policy, ...) or None for an unbound domain."""
+    meta = ""
+    if binding is not None:
+        inner = "".join(f"<sovd:{k}>{v}</sovd:{k}>" for k, v in binding.items())
+        meta = f'<metadata><sovd:binding xmlns:sovd="{BINDING_NS}">{inner}</sovd:binding></metadata>'
+    devs = "".join(f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                   f"<source file='{p}'/><target dev='vd{chr(97 + i)}' bus='virtio'/></disk>"
+                   for i, p in enumerate(disks))
+    return (f"<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory>"
+            f"<vcpu>1</vcpu>{meta}<os><type>hvm</type></os><devices>{devs}</devices></domain>")
+
+
 def vm_spec(name, **overrides):
     spec = {"name": name, "tenant": "acme", "policy": "fr-sovereign",
             "vcpus": 1, "memory_mib": 64,
@@ -154,7 +196,11 @@ class DocumentTest(unittest.TestCase):
         for m in re.finditer(r"```json\n(.*?)```", text, re.S):
             before = text[:m.start()].rstrip().splitlines()[-1]
             blocks[before] = json.loads(m.group(1))
-        cases = [("POST /v1/vms", "VmSpec"), ("Problem documents", "Problem")]
+        cases = [("POST /v1/vms", "VmSpec"), ("Problem documents", "Problem"),
+                 ("POST /v1/policies/evaluate", "EvaluateRequest"),
+                 ("Decision object", "Decision"),
+                 ("POST /v1/admission", "AdmissionRequest"),
+                 ("Compliance object", "Compliance")]
         for heading, schema in cases:
             with self.subTest(example=heading):
                 example = next((v for k, v in blocks.items() if heading in k), None)
@@ -237,11 +283,40 @@ class ConformanceBase(unittest.TestCase):
         with self.subTest(check=msg):
             self.assertTrue(cond, msg)
 
+    def problem_type(self, r, suffix, what=""):
+        got = jd(r).get("type")
+        self.check(got == "urn:sovd:problem:" + suffix,
+                   f"{what}: problem type {got!r}, expected urn:sovd:problem:{suffix}")
+
+    def denied(self, r, operation, decided_by=None, what=""):
+        """@r is a 403 policy-denied problem whose decision is for @operation
+        and was decided by @decided_by ({kind, place}, or None)."""
+        self.problem_type(r, "policy-denied", what)
+        d = jd(r).get("decision")
+        self.check(isinstance(d, dict), f"{what}: policy-denied problem without decision")
+        if isinstance(d, dict):
+            self.check(d.get("operation") == operation and d.get("outcome") == "deny",
+                       f"{what}: decision {d.get('operation')!r}/{d.get('outcome')!r}, "
+                       f"expected {operation}/deny")
+            self.check(d.get("decided_by") == decided_by,
+                       f"{what}: decided_by {d.get('decided_by')!r}, expected {decided_by!r}")
+            self.check(d.get("reason") == jd(r).get("detail"),
+                       f"{what}: problem detail {jd(r).get('detail')!r} is not the decision's "
+                       f"reason {d.get('reason')!r}")
+        return d if isinstance(d, dict) else {}
+
+    def reload(self, config):
+        """Rewrites the config and reloads it (SIGHUP), waiting for READY=1."""
+        self.sovd.write_config(config)
+        self.sovd.drain_notify()
+        self.sovd.proc.send_signal(signal.SIGHUP)
+        self.assertIsNotNone(self.sovd.wait_notify("READY=1", 10), "no READY=1 after SIGHUP")
+
 
 class ConformanceTest(ConformanceBase):
     @classmethod
     def setUpClass(cls):
-        cls.start_sovd(config=sovdtest.demo_config())
+        cls.start_sovd(config=conformance_config())
 
     def create(self, name, **overrides):
         """Creates a VM (expecting 201) and registers its removal; its uuid or None."""
@@ -328,7 +403,11 @@ class ConformanceTest(ConformanceBase):
                              ("PUT", f"/v1/vms/{TEST_DOMAIN_UUID}"),
                              ("PATCH", f"/v1/vms/{TEST_DOMAIN_UUID}"),
                              ("GET", f"/v1/vms/{TEST_DOMAIN_UUID}/start"),
-                             ("DELETE", f"/v1/vms/{TEST_DOMAIN_UUID}/shutdown")):
+                             ("DELETE", f"/v1/vms/{TEST_DOMAIN_UUID}/shutdown"),
+                             ("POST", "/v1/policies"), ("DELETE", "/v1/policies/fr-sovereign"),
+                             ("POST", "/v1/policies/fr-sovereign"),
+                             ("POST", "/v1/storage-pools"), ("DELETE", "/v1/backup-targets"),
+                             ("GET", "/v1/admission"), ("PUT", "/v1/admission")):
             r = self.call(method, path, 405)
             self.check(r.headers.get("Allow"), f"{method} {path}: 405 without Allow")
 
@@ -434,7 +513,7 @@ class ConformanceTest(ConformanceBase):
                   what="nesting deeper than 16")
         self.call("POST", "/v1/vms", 400, raw=b"[" * 40 + b"]" * 40, what="nesting deeper than 16")
         self.call("POST", "/v1/vms", 422, body=vm_spec("oa-nopool", disks=[
-            {"pool": "no-such-pool", "size_gib": 1}]), what="unknown pool")
+            {"pool": GHOST_POOL, "size_gib": 1}]), what="tagged pool libvirt does not have")
         self.call("POST", "/v1/vms", 422, body=vm_spec("oa-noimg", disks=[
             {"pool": TEST_POOL, "image": "no-such-image.qcow2"}]), what="unknown image")
         self.call("POST", "/v1/vms", 422, body=vm_spec("oa-nonet", networks=[
@@ -485,6 +564,267 @@ class ConformanceTest(ConformanceBase):
                            what="replayed action")
             self.check(s2.headers.get("Idempotent-Replayed") == "true" and s2.json == s1.json,
                        "replayed start is not the stored answer")
+
+    # -- sovereignty -----------------------------------------------------------
+    def test_policies(self):
+        r = self.call("GET", "/v1/policies", 200)
+        names = [p.get("name") for p in jd(r).get("policies", [])]
+        shipped = sorted(f[:-5] for f in os.listdir(POLICIES_DIR)
+                         if f.endswith(".json") and not f.endswith(".schema.json"))
+        self.check(names == shipped, f"policies {names} are not the shipped ones {shipped}")
+        self.check(jd(r).get("dir") == POLICIES_DIR,
+                   f"dir {jd(r).get('dir')!r} is not the configured {POLICIES_DIR}")
+        groups = {g.get("name") for g in jd(r).get("groups", [])}
+        self.check({"eu", "eea", "fr"} <= groups, f"groups {sorted(groups)} lack eu, eea or fr")
+        self.call("GET", "/v1/policies?name=x", 400, what="unknown query parameter")
+        for name in shipped:
+            g = self.call("GET", f"/v1/policies/{name}", 200)
+            with open(os.path.join(POLICIES_DIR, name + ".json"), encoding="utf-8") as f:
+                on_disk = json.load(f)
+            self.check(jd(g).get("document") == on_disk,
+                       f"{name}: document is not the policy file as loaded")
+            listed = next((p for p in jd(r).get("policies", []) if p.get("name") == name), {})
+            self.check(all(jd(g).get(k) == listed.get(k) for k in listed),
+                       f"{name}: GET differs from its list entry")
+        self.call("GET", "/v1/policies/no-such-policy", 404)
+        self.call("GET", "/v1/policies/bad!name", 400, what="not a policy name")
+        self.call("GET", "/v1/policies/-lead", 400, what="not a policy name")
+        self.call("GET", "/v1/policies/" + "p" * 65, 400, what="65 characters")
+
+    def evaluate(self, body, expect=200, what=None):
+        return self.call("POST", "/v1/policies/evaluate", expect, body=body, what=what)
+
+    def test_evaluate(self):
+        fr = "fr-sovereign"
+        r = self.evaluate({"policy": fr, "kind": "compute", "place": {"type": "host"}},
+                          what="host, allowed")
+        d = jd(r)
+        self.check(d.get("outcome") == "allow" and d.get("decided_by") is None,
+                   f"FR host under {fr}: {d.get('outcome')!r}")
+        checks = d.get("checks") or [{}]
+        self.check(checks[0].get("place", {}).get("tags") == sovdtest.demo_config()["host_tags"],
+                   "the host check does not carry the host's tags")
+        r = self.evaluate({"policy": "secnumcloud", "kind": "compute", "place": {"type": "host"},
+                           "at": "2030-01-01T00:00:00Z"}, what="host, at")
+        self.check(jd(r).get("time") == "2030-01-01T00:00:00Z", f"time {jd(r).get('time')!r}")
+        r = self.evaluate({"policy": fr, "kind": "storage",
+                           "place": {"type": "storage_pool", "name": TEST_POOL}},
+                          what="storage_pool by name, allowed")
+        self.check(jd(r).get("outcome") == "allow", f"{TEST_POOL}: {jd(r).get('outcome')!r}")
+        r = self.evaluate({"policy": fr, "kind": "storage",
+                           "place": {"tags": {"jurisdiction": "US", "operator_jurisdiction": "US"}}},
+                          what="given tags, US")
+        d = jd(r)
+        self.check(d.get("outcome") == "deny" and d.get("would_deny") is True,
+                   f"US tags under {fr}: {d.get('outcome')!r}")
+        self.check(d.get("decided_by") == {"kind": "storage", "place": "(given tags)"},
+                   f"decided_by {d.get('decided_by')!r}")
+        v = ((d.get("checks") or [{}])[0].get("violations") or [{}])
+        self.check(any(x.get("tag") == "jurisdiction" and x.get("found") == "US" for x in v),
+                   f"no jurisdiction violation with found US: {v}")
+        self.evaluate({"policy": fr, "kind": "migration",
+                       "place": {"type": "host", "name": "kvm-x", "tags": dict(US_TAGS)}},
+                      what="given tags with type and name")
+        r = self.evaluate({"policy": "secnumcloud", "kind": "backup",
+                           "place": {"type": "backup_target", "name": "sbg-nfs"},
+                           "at": "2027-07-01T00:00:00Z"}, what="backup target, certificate expired")
+        self.check(jd(r).get("outcome") == "deny", "an expired certification is allowed")
+        r = self.evaluate({"policy": "unrestricted", "kind": "backup",
+                           "place": {"type": "backup_target", "name": "bare"}},
+                          what="untagged backup target")
+        v = ((jd(r).get("checks") or [{}])[0].get("violations") or [{}])
+        self.check(jd(r).get("outcome") == "deny" and v[0].get("tag") == "*",
+                   f"an untagged place is not denied as such: {v}")
+        r = self.evaluate({"policy": "no-such-policy", "kind": "compute", "place": {"type": "host"}},
+                          what="policy not loaded")
+        self.check(jd(r).get("outcome") == "deny" and jd(r).get("checks") == [],
+                   "a policy that is not loaded does not deny by default")
+        # Error cases.
+        self.evaluate({"policy": fr, "kind": "storage",
+                       "place": {"type": "storage_pool", "name": "no-such-pool"}}, 404,
+                      what="unknown pool name")
+        self.evaluate({"policy": fr, "kind": "backup",
+                       "place": {"type": "backup_target", "name": "no-such-target"}}, 404,
+                      what="unknown backup target name")
+        bad = [
+            ("bad kind", {"policy": fr, "kind": "network", "place": {"type": "host"}}),
+            ("unknown member", {"policy": fr, "kind": "compute", "place": {"type": "host"},
+                                "dry": True}),
+            ("unknown place member", {"policy": fr, "kind": "compute",
+                                      "place": {"type": "host", "zone": "a"}}),
+            ("policy missing", {"kind": "compute", "place": {"type": "host"}}),
+            ("kind missing", {"policy": fr, "place": {"type": "host"}}),
+            ("place missing", {"policy": fr, "kind": "compute"}),
+            ("place empty", {"policy": fr, "kind": "compute", "place": {}}),
+            ("bad place type", {"policy": fr, "kind": "compute", "place": {"type": "rack"}}),
+            ("pool without name", {"policy": fr, "kind": "storage",
+                                   "place": {"type": "storage_pool"}}),
+            ("bad policy name", {"policy": "-x", "kind": "compute", "place": {"type": "host"}}),
+            ("bad at", {"policy": fr, "kind": "compute", "place": {"type": "host"},
+                        "at": "2030-01-01T00:00:00+02:00"}),
+            ("bad tag value", {"policy": fr, "kind": "storage",
+                               "place": {"tags": {"jurisdiction": "USA"}}}),
+            ("bad tag name", {"policy": fr, "kind": "storage", "place": {"tags": {"Zone": "a"}}}),
+            ("bad certification", {"policy": fr, "kind": "storage",
+                                   "place": {"tags": {"certifications": ["SecNumCloud"]}}}),
+        ]
+        schema = SPEC.component_schema("EvaluateRequest")
+        for label, body in bad:
+            self.evaluate(body, 400, what=label)
+            self.check(SPEC.schema_errors(schema, body) != [],
+                       f"EvaluateRequest accepts the body the server refuses ({label})")
+        self.call("POST", "/v1/policies/evaluate", 400, raw=b"", what="empty body")
+        self.call("POST", "/v1/policies/evaluate", 400, raw=b"{", what="malformed JSON")
+        self.call("POST", "/v1/policies/evaluate", 415, raw=b"{}", content_type="text/plain",
+                  what="text/plain body")
+        self.call("POST", "/v1/policies/evaluate?x=1", 400, body={"policy": fr},
+                  what="unknown query parameter")
+
+    def test_evaluate_idempotency(self):
+        key = "oa-ev-" + uuid.uuid4().hex
+        body = {"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}}
+        first = self.call("POST", "/v1/policies/evaluate", 200, body=body,
+                          headers={"Idempotency-Key": key})
+        again = self.call("POST", "/v1/policies/evaluate", 200, body=body,
+                          headers={"Idempotency-Key": key}, what="replay")
+        self.check(again.headers.get("Idempotent-Replayed") == "true" and again.json == first.json,
+                   "replayed dry run is not the stored answer")
+        self.call("POST", "/v1/policies/evaluate", 422, body=dict(body, kind="storage"),
+                  headers={"Idempotency-Key": key}, what="same key, other body")
+
+    def test_storage_pools_and_backup_targets(self):
+        r = self.call("GET", "/v1/storage-pools", 200)
+        pools = {p.get("name"): p for p in jd(r).get("storage_pools", [])}
+        configured = sovdtest.demo_config()["storage_pools"]
+        self.check(pools.get(TEST_POOL, {}).get("in_libvirt") is True
+                   and pools.get(TEST_POOL, {}).get("tagged") is True,
+                   f"{TEST_POOL}: {pools.get(TEST_POOL)!r}")
+        self.check(pools.get(GHOST_POOL, {}).get("in_libvirt") is False
+                   and pools.get(GHOST_POOL, {}).get("tags") == configured[GHOST_POOL]["tags"],
+                   f"{GHOST_POOL} (configured, not in libvirt): {pools.get(GHOST_POOL)!r}")
+        self.check(set(configured) <= set(pools), f"configured pools missing from {sorted(pools)}")
+        self.call("GET", "/v1/storage-pools?all=1", 400, what="unknown query parameter")
+        r = self.call("GET", "/v1/backup-targets", 200)
+        targets = {t.get("name"): t for t in jd(r).get("backup_targets", [])}
+        self.check(set(targets) == set(BACKUP_TARGETS), f"backup targets {sorted(targets)}")
+        self.check(targets.get("bare", {}).get("tagged") is False
+                   and targets.get("sbg-nfs", {}).get("tagged") is True
+                   and targets.get("sbg-nfs", {}).get("path") == BACKUP_TARGETS["sbg-nfs"]["path"],
+                   f"backup targets {targets}")
+        self.call("GET", "/v1/backup-targets?all=1", 400, what="unknown query parameter")
+
+    def test_create_denied_by_policy(self):
+        r = self.call("POST", "/v1/vms", 403, what="disk in an unconfigured pool",
+                      body=vm_spec("oa-deny-1", disks=[{"pool": "no-such-pool", "size_gib": 1}]))
+        d = self.denied(r, "create", {"kind": "storage", "place": "no-such-pool"},
+                        what="unconfigured pool")
+        kinds = [(c.get("kind"), c.get("place", {}).get("type")) for c in d.get("checks", [])]
+        self.check(kinds == [("compute", "host"), ("storage", "storage_pool")],
+                   f"checks {kinds}: expected the host then the pool")
+        r = self.call("POST", "/v1/vms", 403, what="policy not loaded",
+                      body=vm_spec("oa-deny-2", policy="no-such-policy", disks=[]))
+        d = self.denied(r, "create", None, what="policy not loaded")
+        self.check(d.get("policy") == {"name": "no-such-policy", "revision": None, "digest": None},
+                   f"decision policy {d.get('policy')!r}")
+        # A denial is answered before anything is created.
+        r = self.call("GET", "/v1/vms", 200)
+        left = [v.get("name") for v in jd(r).get("vms", [])
+                if str(v.get("name", "")).startswith("oa-deny")]
+        self.check(left == [], f"refused creations left VMs behind: {left}")
+
+    def test_compliance(self):
+        vm_uuid, r = self.create("oa-comp-1")
+        if not vm_uuid:
+            return
+        c = jd(r).get("compliance") or {}
+        digest = (jd(r).get("binding") or {}).get("policy_digest")
+        self.check(c.get("status") == "compliant" and c.get("policy_changed") is False,
+                   f"a new VM's compliance: {c}")
+        self.check(digest is not None and c.get("admitted_digest") == digest
+                   and c.get("current_digest") == digest,
+                   f"digests: binding {digest!r}, compliance {c}")
+        listed = self.call("GET", "/v1/policies/fr-sovereign", 200)
+        self.check(jd(listed).get("digest") == digest,
+                   "binding.policy_digest is not the loaded policy's digest")
+        g = self.call("GET", f"/v1/vms/{vm_uuid}", 200)
+        self.check(jd(g).get("compliance") == c, "GET compliance differs from the POST answer")
+        g = self.call("GET", f"/v1/vms/{TEST_DOMAIN_UUID}", 200)
+        self.check(jd(g).get("compliance") == {"status": "unbound", "reasons": []},
+                   f"unmanaged domain compliance: {jd(g).get('compliance')}")
+
+    def admit(self, xml, operation="start", expect=200, what=None):
+        return self.call("POST", "/v1/admission", expect, what=what,
+                         body={"operation": operation, "domain": "oa-hook", "domain_xml": xml})
+
+    def test_admission(self):
+        r = self.admit(domain_xml(), what="unbound domain")
+        self.check(jd(r).get("allowed") is True and jd(r).get("decision") is None,
+                   f"unbound domain: {jd(r)}")
+        fr = {"tenant": "acme", "policy": "fr-sovereign"}
+        r = self.admit(domain_xml(fr, ["/nowhere/oa-hook.qcow2"]), what="disk in no pool")
+        d = jd(r).get("decision") or {}
+        self.check(jd(r).get("allowed") is False and d.get("outcome") == "deny",
+                   f"a disk in no pool is admitted: {jd(r)}")
+        self.check(d.get("decided_by") == {"kind": "storage", "place": "/nowhere/oa-hook.qcow2"},
+                   f"decided_by {d.get('decided_by')!r}")
+        r = self.admit(domain_xml(fr), "migrate-in", what="bound, no disk, migrate-in")
+        self.check(jd(r).get("allowed") is True
+                   and (jd(r).get("decision") or {}).get("operation") == "migrate-in",
+                   f"bound diskless domain: {jd(r)}")
+        vm_uuid, c = self.create("oa-hook-1")
+        path = ((jd(c).get("disks") or [{}])[0]).get("path")
+        if path:
+            r = self.admit(domain_xml(fr, [path]), what="disk in a tagged pool")
+            checks = (jd(r).get("decision") or {}).get("checks") or []
+            self.check(jd(r).get("allowed") is True
+                       and any(x.get("place") == {"type": "storage_pool", "name": TEST_POOL,
+                                                  "tags": sovdtest.FR_PLACE_TAGS}
+                               for x in checks),
+                       f"a disk in {TEST_POOL} is not judged as that pool: {jd(r)}")
+        r = self.admit(domain_xml(dict(fr, policy="no-such-policy")), what="policy not loaded")
+        self.check(jd(r).get("allowed") is False, "a domain bound to an unknown policy is admitted")
+        r = self.admit(domain_xml({"tenant": "-bad", "policy": "fr-sovereign"}),
+                       what="binding with an invalid tenant")
+        self.check(jd(r).get("allowed") is False and jd(r).get("decision") is None
+                   and "tenant" in str(jd(r).get("reason")),
+                   f"invalid binding: {jd(r)}")
+        r = self.admit(domain_xml(dict(fr, **{"policy-digest": "xyz"})),
+                       what="binding with an invalid digest")
+        self.check(jd(r).get("allowed") is False, "a binding with an invalid digest is admitted")
+        # Error cases.
+        self.admit("<domain><name>x</name>", expect=400, what="malformed XML")
+        self.admit("", expect=400, what="empty XML")
+        self.admit('<?xml version="1.0"?><!DOCTYPE domain [<!ENTITY x "y">]>'
+                   "<domain><name>&x;</name></domain>", expect=400, what="DOCTYPE")
+        self.admit(domain_xml(), "restore", 400, what="unknown operation")
+        bad = [
+            ("domain_xml missing", {"operation": "start", "domain": "d"}),
+            ("unknown member", {"operation": "start", "domain": "d", "domain_xml": "<domain/>",
+                                "uuid": TEST_DOMAIN_UUID}),
+            ("domain not a string", {"operation": "start", "domain": 5, "domain_xml": "<domain/>"}),
+            ("domain too long", {"operation": "start", "domain": "d" * 300,
+                                 "domain_xml": "<domain/>"}),
+        ]
+        for label, body in bad:
+            self.call("POST", "/v1/admission", 400, body=body, what=label)
+            self.check(SPEC.schema_errors(SPEC.component_schema("AdmissionRequest"), body) != [],
+                       f"AdmissionRequest accepts the body the server refuses ({label})")
+        self.call("POST", "/v1/admission", 400, raw=b"", what="empty body")
+        self.call("POST", "/v1/admission", 415, raw=b"{}", content_type="text/plain",
+                  what="text/plain body")
+
+    def test_literal_path_beats_template(self):
+        """KNOWN SERVER MISMATCH. OpenAPI matches concrete paths before
+        templated ones, so /v1/policies/evaluate serves POST only: GET must
+        be 405 with `Allow: POST`. sovd routes GET /v1/policies/evaluate to
+        GET /v1/policies/{name} (404 "no policy named 'evaluate'") and
+        answers `Allow: GET, POST` on it. Remove expectedFailure when fixed."""
+        problems = []
+        for method in ("GET", "DELETE"):
+            r = http_request(self.sovd.socket_path, method, "/v1/policies/evaluate")
+            problems += [f"{method}: {p}" for p in SPEC.check_response(
+                method, "/v1/policies/evaluate", r.status, r.headers, r.raw)]
+        self.assertEqual(problems, [])
 
     def test_vmspec_limits_agree(self):
         """Each body is sent to the server; the server must refuse (400)
@@ -603,6 +943,118 @@ def limit_cases():
     return cases
 
 
+class PolicyChangeTest(ConformanceBase):
+    """Places and policies change under existing VMs (SIGHUP): compliance
+    follows, and the start door refuses with 403 policy-denied."""
+
+    def setUp(self):
+        self.policy_dir = tempfile.mkdtemp(prefix="sovd-oa-policies-")
+        self.addCleanup(shutil.rmtree, self.policy_dir, ignore_errors=True)
+        shutil.copytree(POLICIES_DIR, self.policy_dir, dirs_exist_ok=True)
+        type(self).start_sovd(config=self.config())
+        self.addCleanup(self.stop_sovd)
+
+    def stop_sovd(self):
+        if self.sovd:
+            self.sovd.cleanup()
+            type(self).sovd = None
+
+    @classmethod
+    def tearDownClass(cls):
+        pass  # each test stops its own sovd
+
+    def config(self, **pools):
+        conf = conformance_config(policy_dir=self.policy_dir)
+        for name, tags in pools.items():
+            conf["storage_pools"][name] = {"tags": tags}
+        return conf
+
+    def edit_policy(self, name, change):
+        path = os.path.join(self.policy_dir, name + ".json")
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        change(doc)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+
+    def new_vm(self, name, policy="fr-sovereign"):
+        r = self.call("POST", "/v1/vms", 201, body=vm_spec(name, policy=policy, networks=[]))
+        vm_uuid = jd(r).get("uuid")
+        if not vm_uuid:
+            self.skipTest(f"cannot create {name}: {r!r}")
+        self.check((jd(r).get("compliance") or {}).get("status") == "compliant",
+                   f"{name} is not compliant when created: {jd(r).get('compliance')}")
+        return vm_uuid
+
+    def compliance(self, vm_uuid, what):
+        return jd(self.call("GET", f"/v1/vms/{vm_uuid}", 200, what=what)).get("compliance") or {}
+
+    def test_retagged_pool(self):
+        vm_uuid = self.new_vm("oa-moved")
+        self.reload(self.config(**{TEST_POOL: US_TAGS}))
+        c = self.compliance(vm_uuid, "pool retagged US")
+        self.check(c.get("status") == "non-compliant" and c.get("policy_changed") is False,
+                   f"after retagging {TEST_POOL} US: {c}")
+        self.check(any(TEST_POOL in x and "US" in x for x in c.get("reasons", [])),
+                   f"no reason names {TEST_POOL} and US: {c.get('reasons')}")
+        r = self.call("POST", f"/v1/vms/{vm_uuid}/start", 403, what="pool retagged US")
+        self.denied(r, "start", {"kind": "storage", "place": TEST_POOL}, what="start")
+        g = self.call("GET", f"/v1/vms/{vm_uuid}", 200, what="after the refused start")
+        self.check(jd(g).get("state") == "shutoff", f"refused start left it {jd(g).get('state')!r}")
+        self.reload(self.config())
+        self.call("POST", f"/v1/vms/{vm_uuid}/start", 200, what="pool tagged FR again")
+        self.call("POST", f"/v1/vms/{vm_uuid}/stop", 200)
+
+    def test_policy_changed_and_removed(self):
+        vm_uuid = self.new_vm("oa-revised")
+        admitted = self.compliance(vm_uuid, "as created").get("admitted_digest")
+
+        def revise(doc):
+            doc["revision"] += 1
+            doc["description"] += " (revised)"
+        self.edit_policy("fr-sovereign", revise)
+        self.reload(self.config())
+        c = self.compliance(vm_uuid, "policy revised")
+        self.check(c.get("status") == "compliant" and c.get("policy_changed") is True
+                   and c.get("admitted_digest") == admitted
+                   and c.get("current_digest") not in (None, admitted),
+                   f"after a revision of its policy: {c}")
+        os.unlink(os.path.join(self.policy_dir, "fr-sovereign.json"))
+        self.reload(self.config())
+        c = self.compliance(vm_uuid, "policy removed")
+        self.check(c.get("status") == "non-compliant" and c.get("current_digest") is None
+                   and c.get("policy_changed") is True and len(c.get("reasons", [])) == 1,
+                   f"after its policy was removed: {c}")
+        r = self.call("POST", f"/v1/vms/{vm_uuid}/start", 403, what="policy removed")
+        d = self.denied(r, "start", None, what="policy removed")
+        self.check(d.get("checks") == [], f"checks of a policy not loaded: {d.get('checks')}")
+        self.call("GET", "/v1/policies/fr-sovereign", 404, what="policy removed")
+
+    def test_audit_mode(self):
+        def audit(doc):
+            doc["mode"] = "audit"
+        self.edit_policy("fr-sovereign", audit)
+        self.reload(self.config(**{TEST_POOL: US_TAGS}))
+        r = self.call("POST", "/v1/policies/evaluate", 200, what="audit mode",
+                      body={"policy": "fr-sovereign", "kind": "storage",
+                            "place": {"type": "storage_pool", "name": TEST_POOL}})
+        d = jd(r)
+        self.check(d.get("mode") == "audit" and d.get("outcome") == "allow"
+                   and d.get("would_deny") is True
+                   and d.get("decided_by") == {"kind": "storage", "place": TEST_POOL},
+                   f"audit-mode dry run: {d}")
+        r = self.call("POST", "/v1/vms", 201, what="audit mode, pool tagged US",
+                      body=vm_spec("oa-audit", networks=[]))
+        vm_uuid = jd(r).get("uuid")
+        if not vm_uuid:
+            return
+        self.check((jd(r).get("compliance") or {}).get("status") == "non-compliant",
+                   f"audit mode: a VM enforce would refuse is {jd(r).get('compliance')}")
+        self.call("POST", f"/v1/vms/{vm_uuid}/start", 200, what="audit mode")
+        self.call("POST", f"/v1/vms/{vm_uuid}/stop", 200, what="audit mode")
+        self.call("DELETE", f"/v1/vms/{vm_uuid}?delete_storage=true", 204, what="audit mode")
+
+
 class LibvirtDownTest(ConformanceBase):
     """sovd whose libvirt is unreachable: it serves, and says 503 where
     libvirt is needed."""
@@ -635,6 +1087,18 @@ class LibvirtDownTest(ConformanceBase):
         self.call("POST", "/v1/vms", 503, body=vm_spec("oa-down"))
         for action in ACTIONS:
             self.call("POST", f"{u}/{action}", 503)
+        # Policies and dry runs do not need libvirt; pools and bound domains do.
+        self.call("GET", "/v1/policies", 200)
+        self.call("GET", "/v1/policies/fr-sovereign", 200)
+        self.call("POST", "/v1/policies/evaluate", 200,
+                  body={"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}})
+        self.call("GET", "/v1/backup-targets", 200)
+        self.call("GET", "/v1/storage-pools", 503)
+        self.call("POST", "/v1/admission", 200, what="unbound domain",
+                  body={"operation": "start", "domain": "d", "domain_xml": domain_xml()})
+        self.call("POST", "/v1/admission", 503, what="bound domain",
+                  body={"operation": "start", "domain": "d", "domain_xml": domain_xml(
+                      {"tenant": "acme", "policy": "fr-sovereign"}, ["/var/lib/d.qcow2"])})
 
 
 _CHILD = r"""
@@ -645,8 +1109,10 @@ class C(http.client.HTTPConnection):
         self.sock.settimeout(30)
         self.sock.connect(sys.argv[1])
 c = C("localhost")
+body = sys.argv[4].encode() if len(sys.argv) > 4 else None
 try:
-    c.request("GET", sys.argv[2])
+    c.request(sys.argv[2], sys.argv[3], body=body,
+              headers={"Content-Type": "application/json"} if body is not None else {})
 except OSError as e:
     print(json.dumps({"error": e.strerror or str(e)})); sys.exit(0)
 r = c.getresponse()
@@ -654,39 +1120,97 @@ print(json.dumps({"status": r.status, "headers": r.getheaders(),
                   "body": base64.b64encode(r.read()).decode()}))
 """
 
+NOBODY = 65534  # nobody:nogroup on Debian
+
 
 class ForbiddenTest(ConformanceBase):
-    """An unmapped uid gets 403 problem documents (needs root to switch uid)."""
+    """Roles by uid and groups (needs root to call as another uid): an
+    unmapped uid gets 403 everywhere under /v1; a reader reads and dry-runs
+    but may not create nor answer admission (403 forbidden, not
+    policy-denied); an operator may not answer admission."""
 
     @classmethod
     def setUpClass(cls):
         if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to call as an unmapped uid")
-        cls.start_sovd(config=sovdtest.demo_config())
-        os.chmod(cls.sovd.tmp, 0o711)
+            raise unittest.SkipTest("needs root to call as another uid")
 
-    def as_nobody(self, path):
-        p = subprocess.run([sys.executable, "-c", _CHILD, self.sovd.socket_path, path],
-                           capture_output=True, text=True, timeout=30, cwd="/",
-                           user=65534, group=65534, extra_groups=[])
-        self.assertEqual(p.returncode, 0, f"client as uid 65534 failed: {p.stderr}")
+    def setUp(self):
+        self.started = []
+
+    def tearDown(self):
+        for s in self.started:
+            s.cleanup()
+
+    def serve(self, **config):
+        s = sovdtest.Sovd(config=conformance_config(**config))
+        try:
+            s.start()
+        except Exception:
+            s.cleanup()
+            raise
+        self.started.append(s)
+        os.chmod(s.tmp, 0o711)
+        return s
+
+    def as_nobody(self, s, method, path, body=None):
+        argv = [sys.executable, "-c", _CHILD, s.socket_path, method, path]
+        if body is not None:
+            argv.append(json.dumps(body))
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd="/",
+                           user=NOBODY, group=NOBODY, extra_groups=[])
+        self.assertEqual(p.returncode, 0, f"client as uid {NOBODY} failed: {p.stderr}")
         out = json.loads(p.stdout)
         if "error" in out:
-            self.skipTest(f"uid 65534 cannot connect ({out['error']}): the socket's mode "
-                          "already keeps unmapped users out")
+            self.skipTest(f"uid {NOBODY} cannot connect ({out['error']}): the socket's mode "
+                          "already keeps other users out")
         headers = http.client.HTTPMessage()
         for k, v in out["headers"]:
             headers[k] = v
         return out["status"], headers, base64.b64decode(out["body"])
 
+    def expect(self, s, method, path, status, body=None, problem=None, who="uid 65534"):
+        got, headers, raw = self.as_nobody(s, method, path, body)
+        problems = SPEC.check_response(method, path, got, headers, raw)
+        if got != status:
+            problems.insert(0, f"docs/api.md says {status}, the server answered {got}")
+        if problem and got == status:
+            t = json.loads(raw).get("type")
+            if t != "urn:sovd:problem:" + problem:
+                problems.append(f"problem type {t!r}, expected {problem}")
+        with self.subTest(call=f"{method} {path} as {who}"):
+            self.assertEqual(problems, [], "\n  ".join([""] + problems))
+
     def test_unmapped_uid(self):
-        for path in ("/v1/host", "/v1/vms", f"/v1/vms/{TEST_DOMAIN_UUID}"):
-            status, headers, body = self.as_nobody(path)
-            problems = SPEC.check_response("GET", path, status, headers, body)
-            if status != 403:
-                problems.insert(0, f"docs/api.md says 403, the server answered {status}")
-            with self.subTest(call=f"GET {path} as uid 65534"):
-                self.assertEqual(problems, [], "\n  ".join([""] + problems))
+        s = self.serve()
+        for path in ("/v1/host", "/v1/vms", f"/v1/vms/{TEST_DOMAIN_UUID}", "/v1/policies",
+                     "/v1/policies/fr-sovereign", "/v1/storage-pools", "/v1/backup-targets"):
+            self.expect(s, "GET", path, 403, problem="forbidden")
+        self.expect(s, "POST", "/v1/policies/evaluate", 403, problem="forbidden",
+                    body={"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}})
+        self.expect(s, "POST", "/v1/admission", 403, problem="forbidden",
+                    body={"operation": "start", "domain": "d", "domain_xml": domain_xml()})
+
+    def test_reader(self):
+        s = self.serve(unix_roles={"nogroup": "reader"})
+        for path in ("/v1/policies", "/v1/policies/fr-sovereign", "/v1/storage-pools",
+                     "/v1/backup-targets"):
+            self.expect(s, "GET", path, 200, who="reader")
+        self.expect(s, "POST", "/v1/policies/evaluate", 200, who="reader",
+                    body={"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}})
+        # Refused for the role, before the policy is looked at: forbidden, not policy-denied.
+        self.expect(s, "POST", "/v1/vms", 403, problem="forbidden", who="reader",
+                    body=vm_spec("oa-reader", disks=[{"pool": "no-such-pool", "size_gib": 1}]))
+        self.expect(s, "POST", f"/v1/vms/{TEST_DOMAIN_UUID}/start", 403, problem="forbidden",
+                    who="reader")
+        self.expect(s, "POST", "/v1/admission", 403, problem="forbidden", who="reader",
+                    body={"operation": "start", "domain": "d", "domain_xml": domain_xml()})
+
+    def test_operator(self):
+        s = self.serve(unix_roles={"nogroup": "operator"})
+        self.expect(s, "POST", "/v1/admission", 403, problem="forbidden", who="operator",
+                    body={"operation": "start", "domain": "d", "domain_xml": domain_xml()})
+        self.expect(s, "POST", "/v1/vms", 403, problem="policy-denied", who="operator",
+                    body=vm_spec("oa-operator", disks=[{"pool": "no-such-pool", "size_gib": 1}]))
 
 
 if __name__ == "__main__":

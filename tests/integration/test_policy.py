@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import unittest
@@ -76,7 +77,7 @@ class PolicyDoorsTest(unittest.TestCase):
 
     def test_create_denied_for_host_jurisdiction(self):
         s = self.start(config(host=dict(US)))
-        d, check = self.denied(s.post("/v1/vms", spec("host-us")), "compute", "this host", "jurisdiction")
+        d, check = self.denied(s.post("/v1/vms", spec("host-us")), "compute", socket.gethostname(), "jurisdiction")
         v = next(v for v in check["violations"] if v["tag"] == "jurisdiction")
         self.assertEqual(v["found"], "US")
         self.assertTrue(v["allowed"])
