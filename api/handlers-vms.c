@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "api-private.h"
 #include "sovd/admission.h"
+#include "sovd/drift.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
@@ -181,7 +182,7 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
         struct admission_disk disks[VM_SPEC_MAX_DISKS * 2];
         struct json_object *reasons = json_object_new_array();
 
-        if (!o || json_add(o, "reasons", reasons) < 0 || !reasons)
+        if (!o || json_add(o, "reasons", reasons) < 0 || !reasons || json_add(o, "drift", drift_recent(v->domain.uuid)) < 0)
                 return NULL;
         if (!v->binding) {
                 if (json_add_string(o, "status", v->binding_error ? "invalid-binding" : "unbound") < 0 ||

@@ -424,7 +424,7 @@ static void send_copy(const struct audit_receipt *rc, const char *prev, struct j
         char seq[24];
 
         snprintf(seq, sizeof(seq), "%" PRIu64, rc->seq);
-        log_emit(LOG_NOTICE,
+        log_emit_always(LOG_NOTICE,
                  LOG_FIELDS({ "SOVD_AUDIT_SEQ", seq }, { "SOVD_AUDIT_ID", rc->id }, { "SOVD_AUDIT_HASH", rc->hash },
                             { "SOVD_AUDIT_PREV", prev }, { "SOVD_AUDIT_KIND", kind },
                             { "SOVD_AUDIT_RECORD", line }, { "SOVD_REQUEST_ID", string_member(record, "request_id") },

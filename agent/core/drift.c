@@ -184,7 +184,8 @@ void drift_observe(const char *uuid, const char *name, const char *event) {
         bool ours;
 
         /* Sovereignty is about where a domain is defined and runs; pauses and guest shutdowns are not drift. */
-        if (!streq(event, "defined") && !streq(event, "started") && !streq(event, "undefined"))
+        if (!streq(event, "defined") && !streq(event, "started") && !streq(event, "undefined") &&
+            !streq(event, "metadata-changed"))
                 return;
         ours = consume_expected(uuid, name, event);
         if (streq(event, "undefined")) {

@@ -71,6 +71,8 @@ static const char *level_name(int priority) {
         }
 }
 
+static void emit(int priority, const struct log_field *fields, const char *message);
+
 void log_emit(int priority, const struct log_field *fields, const char *fmt, ...) {
         int saved_errno = errno;
         char message[2048];
@@ -83,6 +85,24 @@ void log_emit(int priority, const struct log_field *fields, const char *fmt, ...
         va_start(ap, fmt);
         (void) vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
+        emit(priority, fields, message);
+        errno = saved_errno;
+}
+
+void log_emit_always(int priority, const struct log_field *fields, const char *fmt, ...) {
+        int saved_errno = errno;
+        char message[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        emit(priority, fields, message);
+        errno = saved_errno;
+}
+
+static void emit(int priority, const struct log_field *fields, const char *message) {
+        int saved_errno = errno;
 
         if (log_to_journal) {
                 _cleanup_free_ char *m = NULL, *p = NULL;

@@ -35,6 +35,13 @@ int log_level_from_string(const char *s);
 /* Emits one record; @fields may be NULL. Preserves errno. */
 void log_emit(int priority, const struct log_field *fields, const char *fmt, ...) _printf_(3, 4);
 
+/*
+ * The same, whatever the configured level: for records that are not
+ * chatter but data, such as the journald copy of the audit chain, which a
+ * log shipper must always receive.
+ */
+void log_emit_always(int priority, const struct log_field *fields, const char *fmt, ...) _printf_(3, 4);
+
 #define log_debug(...) log_emit(LOG_DEBUG, NULL, __VA_ARGS__)
 #define log_info(...) log_emit(LOG_INFO, NULL, __VA_ARGS__)
 #define log_notice(...) log_emit(LOG_NOTICE, NULL, __VA_ARGS__)

@@ -91,8 +91,44 @@ class DriftVisibilityTest(unittest.TestCase):
         self.assertEqual(vms["outsider"]["tenant"], "hand")
         self.assertEqual([v["name"] for v in self.sovd.get("/v1/vms?tenant=hand").json["vms"]], ["outsider"])
 
+        # Each of those is drift: on the VM's compliance and in the audit log.
+        uuid = vms["outsider"]["uuid"]
+        drift = self.sovd.get(f"/v1/vms/{uuid}").json["compliance"]["drift"]
+        self.assertEqual([d["event"] for d in drift], ["defined", "started", "metadata-changed"], drift)
+        self.assertIn("outside the sovd API", drift[0]["detail"])
+        records = self.sovd.get(f"/v1/audit?vm={uuid}").json["records"]
+        events = [(r["kind"], r.get("event")) for r in records]
+        self.assertIn(("drift", "defined"), events)
+        self.assertIn(("drift", "started"), events)
+        bound = [r for r in records if r["kind"] == "drift" and r.get("policy") == "fr-sovereign"]
+        self.assertTrue(bound, "the hand-written binding's drift record names its policy")
+        self.assertEqual(bound[-1]["compliance"]["policy"]["name"], "fr-sovereign")
+
         self.host.virsh("undefine", "outsider")
         self.wait_listing(lambda v: "outsider" not in v, "virsh undefine")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            records = self.sovd.get(f"/v1/audit?vm={uuid}").json["records"]
+            if ("drift", "undefined") in [(r["kind"], r.get("event")) for r in records]:
+                break
+            time.sleep(0.1)
+        else:
+            self.fail("no drift record for the undefine")
+        self.assertTrue(self.sovd.get("/v1/audit/verify").json["valid"])
+
+    def test_api_changes_are_not_drift(self):
+        r = self.sovd.post("/v1/vms", {"name": "by-api", "tenant": "acme", "policy": "fr-sovereign", "vcpus": 1,
+                                       "memory_mib": 64, "disks": [{"pool": "default", "size_gib": 1}]})
+        self.assertEqual(r.status, 201, r)
+        uuid = r.json["uuid"]
+        self.assertEqual(self.sovd.post(f"/v1/vms/{uuid}/start").status, 200)
+        self.assertEqual(self.sovd.post(f"/v1/vms/{uuid}/stop").status, 200)
+        time.sleep(1)  # let the events arrive
+        self.assertEqual(self.sovd.get(f"/v1/vms/{uuid}").json["compliance"]["drift"], [])
+        kinds = [r["kind"] for r in self.sovd.get(f"/v1/audit?vm={uuid}").json["records"]]
+        self.assertNotIn("drift", kinds)
+        self.assertIn("decision", kinds)
+        self.assertEqual(self.sovd.delete(f"/v1/vms/{uuid}?delete_storage=true").status, 204)
 
     def test_listing_survives_libvirtd_restart(self):
         path = os.path.join(self.tmp, "while-down.xml")

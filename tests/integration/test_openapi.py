@@ -749,7 +749,7 @@ class ConformanceTest(ConformanceBase):
         g = self.call("GET", f"/v1/vms/{vm_uuid}", 200)
         self.check(jd(g).get("compliance") == c, "GET compliance differs from the POST answer")
         g = self.call("GET", f"/v1/vms/{TEST_DOMAIN_UUID}", 200)
-        self.check(jd(g).get("compliance") == {"status": "unbound", "reasons": []},
+        self.check(jd(g).get("compliance") == {"status": "unbound", "reasons": [], "drift": []},
                    f"unmanaged domain compliance: {jd(g).get('compliance')}")
 
     def admit(self, xml, operation="start", expect=200, what=None):
