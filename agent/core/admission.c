@@ -50,7 +50,9 @@ struct decision *decision_free(struct decision *d) {
         free(d->policy_name);
         free(d->checks);
         free(d->places);
-        strv_free(d->names);
+        for (size_t i = 0; d->names && i < d->n_names; i++)
+                free(d->names[i]);
+        free(d->names);
         if (d->extra_tags) {
                 tags_done(d->extra_tags);
                 free(d->extra_tags);
@@ -74,6 +76,7 @@ static struct decision *decision_new(const char *operation, const char *policy_n
         d->checks = calloc(n_places + 1, sizeof(*d->checks));
         d->places = calloc(n_places + 1, sizeof(*d->places));
         d->names = calloc(n_places + 1, sizeof(char *));
+        d->n_names = n_places + 1;
         if (!d->policy_name || !d->checks || !d->places || !d->names)
                 return decision_free(d);
         context_get(&d->config, &d->policies);

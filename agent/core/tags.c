@@ -27,8 +27,9 @@ static const char *const known_certifications[] = {
 bool country_code_is_valid(const char *s) {
         if (strlen(s) != 2 || !isupper((unsigned char) s[0]) || !isupper((unsigned char) s[1]))
                 return false;
-        for (const char *p = iso3166_alpha2; *p; p += 3)
-                if (p[0] == s[0] && p[1] == s[1])
+        /* Codes are two letters every three bytes; the last one ends the string. */
+        for (size_t i = 0; i + 2 <= sizeof(iso3166_alpha2) - 1; i += 3)
+                if (iso3166_alpha2[i] == s[0] && iso3166_alpha2[i + 1] == s[1])
                         return true;
         return false;
 }
@@ -135,8 +136,12 @@ static int parse_certification(struct json_object *o, const char *where, size_t 
         if (until) {
                 char buf[32];
                 time_t t;
+                char back[RFC3339_MAX];
                 snprintf(buf, sizeof(buf), "%.10sT00:00:00Z", until);
-                if (strlen(until) != 10 || rfc3339_parse(buf, &t) < 0)
+                /* strptime() takes "2027-06-31" (timegm() makes it July 1st) and "2027-06- 3": only a
+                 * date that formats back to itself is one. */
+                if (strlen(until) != 10 || rfc3339_parse(buf, &t) < 0 ||
+                    strncmp(rfc3339_format(t, back), until, 10) != 0)
                         return err_set(err, -EINVAL, "%s: valid_until must be a date YYYY-MM-DD, got '%.32s'", ctx,
                                        until);
                 c->valid_until = t + 24 * 3600; /* the date is the last valid day */

@@ -56,7 +56,8 @@ struct decision {
         struct policy_set *policies;
         struct tags *extra_tags; /* tags given by the caller (dry run), owned */
         struct place *places;
-        char **names; /* copies of the caller's place names: the decision may outlive them */
+        char **names; /* copies of the caller's place names: the decision may outlive them; may hold NULLs */
+        size_t n_names;
 };
 
 struct decision *decision_free(struct decision *d);
