@@ -30,6 +30,8 @@ enum {
         SOVCTL_OPT_LIMIT = 1 << 8,
         SOVCTL_OPT_AFTER = 1 << 9,
         SOVCTL_OPT_PARTIAL = 1 << 10,
+        /* --policy, --kind, --host, --pool, --backup-target, --tags, --at */
+        SOVCTL_OPT_EVALUATE = 1 << 11,
 };
 
 struct sovctl_args {
@@ -43,6 +45,13 @@ struct sovctl_args {
         const char *limit;    /* audit list */
         const char *after;    /* audit list */
         bool partial;         /* audit verify */
+        const char *policy;   /* policy evaluate, and the place it judges: */
+        const char *kind;
+        bool host;
+        const char *pool;
+        const char *backup_target;
+        const char *tags;     /* file of tags, "-" for stdin */
+        const char *at;
         char **pos; /* positional arguments, borrowed from argv */
         int n_pos;
 };
@@ -68,6 +77,13 @@ static int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned 
                 { "limit", required_argument, NULL, 'l' },
                 { "after", required_argument, NULL, 'a' },
                 { "partial", no_argument, NULL, 'P' },
+                { "policy", required_argument, NULL, 'p' },
+                { "kind", required_argument, NULL, 'k' },
+                { "host", no_argument, NULL, 'H' },
+                { "pool", required_argument, NULL, 'o' },
+                { "backup-target", required_argument, NULL, 'b' },
+                { "tags", required_argument, NULL, 'T' },
+                { "at", required_argument, NULL, 'A' },
                 {}
         };
         struct sovctl_args a = {};
@@ -125,6 +141,34 @@ static int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned 
                 case 'P':
                         need = SOVCTL_OPT_PARTIAL;
                         a.partial = true;
+                        break;
+                case 'p':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.policy = optarg;
+                        break;
+                case 'k':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.kind = optarg;
+                        break;
+                case 'H':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.host = true;
+                        break;
+                case 'o':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.pool = optarg;
+                        break;
+                case 'b':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.backup_target = optarg;
+                        break;
+                case 'T':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.tags = optarg;
+                        break;
+                case 'A':
+                        need = SOVCTL_OPT_EVALUATE;
+                        a.at = optarg;
                         break;
                 case ':':
                         return sovctl_usage_error("%s: option '%s' needs a value", what,
@@ -476,15 +520,15 @@ static int sovctl_vm_show(struct sovctl_ctx *ctx, int argc, char **argv) {
                 sovctl_print_json(stdout, vm);
                 return 0;
         }
-        return sovctl_print_block(stdout, vm, 0);
+        return sovctl_print_vm(stdout, vm);
 }
 
 /*
  * Reads the whole of @fn ("-": stdin) into a NUL-terminated buffer, up to
  * SOVCTL_MAX_SPEC_BYTES. Reports failures as usage errors: the file is the
- * user's input.
+ * user's input; @what names it in messages ("spec file").
  */
-static int sovctl_read_spec(const char *fn, char **ret, size_t *ret_len) {
+static int sovctl_read_input(const char *what, const char *fn, char **ret, size_t *ret_len) {
         _cleanup_fclose_ FILE *owned = NULL;
         _cleanup_free_ char *buf = NULL;
         const char *shown = streq(fn, "-") ? "<stdin>" : fn;
@@ -496,7 +540,7 @@ static int sovctl_read_spec(const char *fn, char **ret, size_t *ret_len) {
         else {
                 f = owned = fopen(fn, "re");
                 if (!f) {
-                        sovctl_error("cannot open spec file '%s': %m", fn);
+                        sovctl_error("cannot open %s '%s': %m", what, fn);
                         return -SOVCTL_E_USAGE;
                 }
         }
@@ -511,7 +555,7 @@ static int sovctl_read_spec(const char *fn, char **ret, size_t *ret_len) {
                         if (ncap > (size_t) SOVCTL_MAX_SPEC_BYTES + 1)
                                 ncap = (size_t) SOVCTL_MAX_SPEC_BYTES + 1;
                         if (ncap <= len + 1) {
-                                sovctl_error("spec file '%s' is larger than %u MiB", shown,
+                                sovctl_error("%s '%s' is larger than %u MiB", what, shown,
                                              SOVCTL_MAX_SPEC_BYTES / (1024u * 1024u));
                                 return -SOVCTL_E_USAGE;
                         }
@@ -525,7 +569,7 @@ static int sovctl_read_spec(const char *fn, char **ret, size_t *ret_len) {
                 len += got;
                 if (got == 0) {
                         if (ferror(f)) {
-                                sovctl_error("cannot read spec file '%s': %m", shown);
+                                sovctl_error("cannot read %s '%s': %m", what, shown);
                                 return -SOVCTL_E_USAGE;
                         }
                         break;
@@ -554,7 +598,7 @@ static int sovctl_vm_create(struct sovctl_ctx *ctx, int argc, char **argv) {
                 return sovctl_usage_error("vm create: needs -f SPEC.json (or -f - for stdin)");
         shown = streq(a.file, "-") ? "<stdin>" : a.file;
 
-        r = sovctl_read_spec(a.file, &buf, &len);
+        r = sovctl_read_input("spec file", a.file, &buf, &len);
         if (r < 0)
                 return r;
         /* Judge it here: a typo is the user's to fix, not a round trip to sovd. */
@@ -578,7 +622,7 @@ static int sovctl_vm_create(struct sovctl_ctx *ctx, int argc, char **argv) {
                 sovctl_print_json(stdout, vm);
                 return 0;
         }
-        return sovctl_print_block(stdout, vm, 0);
+        return sovctl_print_vm(stdout, vm);
 }
 
 struct sovctl_action {
@@ -696,6 +740,375 @@ int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
                 return 1;
         }
         return sovctl_usage_error("vm: unknown subcommand '%s'", sub);
+}
+
+/*
+ * A time option (--since, --at): RFC 3339 UTC ("2026-11-23T17:40:02Z") or a
+ * date (midnight UTC), turned into the form the server wants.
+ */
+static int sovctl_time_param(const char *option, const char *s, char **ret) {
+        struct tm tm = {};
+        const char *end;
+        char buf[32];
+
+        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end) {
+                tm = (struct tm){};
+                end = strptime(s, "%Y-%m-%d", &tm);
+                if (!end || *end)
+                        return sovctl_usage_error("%s: '%s' is not a date (2026-11-23) or a UTC time "
+                                                  "(2026-11-23T17:40:02Z)",
+                                                  option, s);
+        }
+        if (strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return -EINVAL;
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- policies, pools, backup targets ------------------------------------ */
+
+/* The rule kinds a dry run may name (docs/policy-format.md). */
+static const char *const sovctl_policy_kinds[] = { "compute", "storage", "snapshot", "backup", "migration" };
+
+/* The answer's array member @key, or NULL after reporting a malformed answer. */
+static struct json_object *sovctl_answer_array(struct sovctl_ctx *ctx, struct json_object *answer,
+                                               const char *key) {
+        struct json_object *a = sovctl_json_get(answer, key);
+
+        if (!json_object_is_type(a, json_type_array)) {
+                sovctl_error("unusable answer from %s: no \"%s\" array", sovctl_http_target(ctx->http), key);
+                return NULL;
+        }
+        return a;
+}
+
+/*
+ * Adds a row of @n cells built by the caller, any of which may be NULL
+ * because building it ran out of memory: then all are freed and -ENOMEM
+ * returned. The table takes the cells otherwise.
+ */
+static int sovctl_table_add_built(struct sovctl_table *t, char **cells, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!cells[i]) {
+                        for (size_t j = 0; j < n; j++)
+                                free(cells[j]);
+                        return -ENOMEM;
+                }
+        return sovctl_table_add_row(t, cells);
+}
+
+/* The first 12 hex digits of a digest, enough to tell policies apart in a listing. */
+static char *sovctl_short_digest(struct json_object *digest) {
+        _cleanup_free_ char *s = NULL;
+
+        if (!json_object_is_type(digest, json_type_string))
+                return sovctl_format_value(digest);
+        s = strndup(json_object_get_string(digest), 12);
+        return s ? sovctl_sanitize(s) : NULL;
+}
+
+/* `policy list`: GET /v1/policies as a table. */
+static int sovctl_policy_list(struct sovctl_ctx *ctx, int argc, char **argv) {
+        static const char *const columns[] = { "NAME", "REVISION", "MODE", "DIGEST", "DESCRIPTION", NULL };
+        _cleanup_(sovctl_table_freep) struct sovctl_table *table = NULL;
+        _cleanup_json_ struct json_object *answer = NULL;
+        struct json_object *policies;
+        struct sovctl_args a = {};
+        size_t n;
+        int r;
+
+        r = sovctl_parse_args(ctx, "policy list", 0, 0, 0, argc, argv, &a);
+        if (r != 0)
+                return r;
+        r = sovctl_call(ctx, "GET", "/v1/policies", NULL, 0, &answer);
+        if (r < 0)
+                return r;
+        if (ctx->json) {
+                sovctl_print_json(stdout, answer);
+                return 0;
+        }
+
+        policies = sovctl_answer_array(ctx, answer, "policies");
+        if (!policies)
+                return -SOVCTL_E_API;
+        table = sovctl_table_new(columns);
+        if (!table)
+                return -ENOMEM;
+        n = json_object_array_length(policies);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *p = json_object_array_get_idx(policies, i);
+                char *cells[] = {
+                        sovctl_format_value(sovctl_json_get(p, "name")),
+                        sovctl_format_value(sovctl_json_get(p, "revision")),
+                        sovctl_format_value(sovctl_json_get(p, "mode")),
+                        sovctl_short_digest(sovctl_json_get(p, "digest")),
+                        sovctl_format_value(sovctl_json_get(p, "description")),
+                };
+
+                r = sovctl_table_add_built(table, cells, ELEMENTSOF(cells));
+                if (r < 0)
+                        return r;
+        }
+        sovctl_table_print(table, stdout);
+        /* api.md: no set ever loaded; every bound VM is then denied. Worth saying. */
+        if (n == 0 && json_object_is_type(sovctl_json_get(answer, "dir"), json_type_null))
+                sovctl_error("note: sovd has no policy set loaded; every VM bound to a policy is denied");
+        return 0;
+}
+
+/* `policy show NAME`: GET /v1/policies/NAME in words. */
+static int sovctl_policy_show(struct sovctl_ctx *ctx, int argc, char **argv) {
+        _cleanup_json_ struct json_object *answer = NULL;
+        _cleanup_free_ char *name = NULL, *path = NULL;
+        struct sovctl_args a = {};
+        int r;
+
+        r = sovctl_parse_args(ctx, "policy show", 0, 1, 1, argc, argv, &a);
+        if (r != 0)
+                return r;
+        name = sovctl_http_escape(ctx->http, a.pos[0]);
+        if (!name)
+                return -ENOMEM;
+        if (asprintf(&path, "/v1/policies/%s", name) < 0) {
+                path = NULL;
+                return -ENOMEM;
+        }
+        r = sovctl_call(ctx, "GET", path, NULL, 0, &answer);
+        if (r < 0)
+                return r;
+        if (ctx->json) {
+                sovctl_print_json(stdout, answer);
+                return 0;
+        }
+        return sovctl_print_policy(stdout, answer);
+}
+
+/* The "place" member of a dry run from the one place option given. */
+static int sovctl_evaluate_place(const struct sovctl_args *a, struct json_object **ret) {
+        _cleanup_json_ struct json_object *place = json_object_new_object(), *tags = NULL;
+        _cleanup_free_ char *buf = NULL;
+        const char *shown;
+        char why[256];
+        size_t len;
+        int r;
+
+        if (!place)
+                return -ENOMEM;
+        if (a->host) {
+                if (json_object_object_add(place, "type", json_object_new_string("host")) < 0)
+                        return -ENOMEM;
+        } else if (a->pool || a->backup_target) {
+                if (json_object_object_add(place, "type",
+                                           json_object_new_string(a->pool ? "storage_pool" : "backup_target")) < 0 ||
+                    json_object_object_add(place, "name", json_object_new_string(a->pool ?: a->backup_target)) < 0)
+                        return -ENOMEM;
+        } else {
+                /* A place not configured yet: its tags, judged here before sovd sees them. */
+                shown = streq(a->tags, "-") ? "<stdin>" : a->tags;
+                r = sovctl_read_input("tags file", a->tags, &buf, &len);
+                if (r < 0)
+                        return r;
+                r = sovctl_json_parse(buf, len, &tags, why, sizeof(why));
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        sovctl_error("tags file '%s' is not valid JSON: %s", shown, why);
+                        return -SOVCTL_E_USAGE;
+                }
+                if (!json_object_is_type(tags, json_type_object)) {
+                        sovctl_error("tags file '%s' must hold a JSON object of tags, e.g. "
+                                     "{\"jurisdiction\": \"FR\", \"site\": \"par-1\"}",
+                                     shown);
+                        return -SOVCTL_E_USAGE;
+                }
+                if (json_object_object_add(place, "tags", TAKE_PTR(tags)) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(place);
+        return 0;
+}
+
+/*
+ * `policy evaluate`: POST /v1/policies/evaluate, a dry run of one rule of
+ * one policy on one place. Returns 0 when the decision allows and
+ * -SOVCTL_E_DENIED when it denies, the decision printed either way.
+ */
+static int sovctl_policy_evaluate(struct sovctl_ctx *ctx, int argc, char **argv) {
+        _cleanup_json_ struct json_object *body = NULL, *place = NULL, *answer = NULL;
+        _cleanup_free_ char *at = NULL;
+        struct sovctl_args a = {};
+        const char *text, *outcome;
+        bool kind_ok = false;
+        int r;
+
+        r = sovctl_parse_args(ctx, "policy evaluate", SOVCTL_OPT_EVALUATE, 0, 0, argc, argv, &a);
+        if (r != 0)
+                return r;
+        if (!a.policy)
+                return sovctl_usage_error("policy evaluate: needs --policy NAME");
+        if (!a.kind)
+                return sovctl_usage_error("policy evaluate: needs --kind KIND (compute, storage, snapshot, "
+                                          "backup or migration)");
+        for (size_t i = 0; i < ELEMENTSOF(sovctl_policy_kinds); i++)
+                kind_ok = kind_ok || streq(a.kind, sovctl_policy_kinds[i]);
+        if (!kind_ok)
+                return sovctl_usage_error("--kind: '%s' is not compute, storage, snapshot, backup or migration",
+                                          a.kind);
+        if ((int) a.host + !!a.pool + !!a.backup_target + !!a.tags != 1)
+                return sovctl_usage_error("policy evaluate: needs exactly one place: --host, --pool NAME, "
+                                          "--backup-target NAME or --tags FILE");
+        if (a.at && (r = sovctl_time_param("--at", a.at, &at)) < 0)
+                return r;
+        r = sovctl_evaluate_place(&a, &place);
+        if (r < 0)
+                return r;
+
+        body = json_object_new_object();
+        if (!body || json_object_object_add(body, "policy", json_object_new_string(a.policy)) < 0 ||
+            json_object_object_add(body, "kind", json_object_new_string(a.kind)) < 0 ||
+            json_object_object_add(body, "place", TAKE_PTR(place)) < 0 ||
+            (at && json_object_object_add(body, "at", json_object_new_string(at)) < 0))
+                return -ENOMEM;
+        text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+
+        r = sovctl_call(ctx, "POST", "/v1/policies/evaluate", text, strlen(text), &answer);
+        if (r < 0)
+                return r;
+        if (ctx->json)
+                sovctl_print_json(stdout, answer);
+        outcome = sovctl_json_get_string(answer, "outcome");
+        if (!outcome || (!streq(outcome, "allow") && !streq(outcome, "deny"))) {
+                sovctl_error("unusable answer from %s: the decision has no outcome allow or deny",
+                             sovctl_http_target(ctx->http));
+                return -SOVCTL_E_API;
+        }
+        if (!ctx->json) {
+                r = sovctl_print_decision(stdout, answer, 0, false);
+                if (r < 0)
+                        return r;
+        }
+        /* Scripts ask "may this go there?": the exit status answers. */
+        return streq(outcome, "allow") ? 0 : -SOVCTL_E_DENIED;
+}
+
+int sovctl_cmd_policy(struct sovctl_ctx *ctx, int argc, char **argv) {
+        const char *sub;
+
+        if (argc < 2)
+                return sovctl_usage_error("policy: missing subcommand");
+        sub = argv[1];
+        argc--;
+        argv++;
+
+        if (streq(sub, "list"))
+                return sovctl_policy_list(ctx, argc, argv);
+        if (streq(sub, "show"))
+                return sovctl_policy_show(ctx, argc, argv);
+        if (streq(sub, "evaluate"))
+                return sovctl_policy_evaluate(ctx, argc, argv);
+        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
+                sovctl_usage(stdout);
+                return 1;
+        }
+        return sovctl_usage_error("policy: unknown subcommand '%s'", sub);
+}
+
+/* What differs between the pool and the backup target listings. */
+struct sovctl_places {
+        const char *command; /* "pool", "backup-target" */
+        const char *path;    /* the route */
+        const char *key;     /* the answer's array */
+        const char *column;  /* second column: header, and the member it shows */
+        const char *member;
+};
+
+static const struct sovctl_places sovctl_pools = {
+        "pool", "/v1/storage-pools", "storage_pools", "IN-LIBVIRT", "in_libvirt",
+};
+static const struct sovctl_places sovctl_backup_targets = {
+        "backup-target", "/v1/backup-targets", "backup_targets", "PATH", "path",
+};
+
+/* `pool list`, `backup-target list`: configured places and their tags as a table. */
+static int sovctl_places_list(struct sovctl_ctx *ctx, const struct sovctl_places *what, int argc, char **argv) {
+        const char *columns[] = { "NAME", what->column, "TAGGED", "JURISDICTION", "SITE", "CERTIFICATIONS", NULL };
+        _cleanup_(sovctl_table_freep) struct sovctl_table *table = NULL;
+        _cleanup_json_ struct json_object *answer = NULL;
+        _cleanup_free_ char *label = NULL;
+        struct json_object *places;
+        struct sovctl_args a = {};
+        size_t n;
+        int r;
+
+        if (asprintf(&label, "%s list", what->command) < 0) {
+                label = NULL;
+                return -ENOMEM;
+        }
+        r = sovctl_parse_args(ctx, label, 0, 0, 0, argc, argv, &a);
+        if (r != 0)
+                return r;
+        r = sovctl_call(ctx, "GET", what->path, NULL, 0, &answer);
+        if (r < 0)
+                return r;
+        if (ctx->json) {
+                sovctl_print_json(stdout, answer);
+                return 0;
+        }
+
+        places = sovctl_answer_array(ctx, answer, what->key);
+        if (!places)
+                return -SOVCTL_E_API;
+        table = sovctl_table_new(columns);
+        if (!table)
+                return -ENOMEM;
+        n = json_object_array_length(places);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *p = json_object_array_get_idx(places, i);
+                struct json_object *tags = sovctl_json_get(p, "tags");
+                char *cells[] = {
+                        sovctl_format_value(sovctl_json_get(p, "name")),
+                        sovctl_format_value(sovctl_json_get(p, what->member)),
+                        sovctl_format_value(sovctl_json_get(p, "tagged")),
+                        sovctl_format_value(sovctl_json_get(tags, "jurisdiction")),
+                        sovctl_format_value(sovctl_json_get(tags, "site")),
+                        sovctl_format_certifications(sovctl_json_get(tags, "certifications")),
+                };
+
+                r = sovctl_table_add_built(table, cells, ELEMENTSOF(cells));
+                if (r < 0)
+                        return r;
+        }
+        sovctl_table_print(table, stdout);
+        return 0;
+}
+
+static int sovctl_cmd_places(struct sovctl_ctx *ctx, const struct sovctl_places *what, int argc, char **argv) {
+        const char *sub;
+
+        if (argc < 2)
+                return sovctl_usage_error("%s: missing subcommand", what->command);
+        sub = argv[1];
+        argc--;
+        argv++;
+
+        if (streq(sub, "list"))
+                return sovctl_places_list(ctx, what, argc, argv);
+        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
+                sovctl_usage(stdout);
+                return 1;
+        }
+        return sovctl_usage_error("%s: unknown subcommand '%s'", what->command, sub);
+}
+
+int sovctl_cmd_pool(struct sovctl_ctx *ctx, int argc, char **argv) {
+        return sovctl_cmd_places(ctx, &sovctl_pools, argc, argv);
+}
+
+int sovctl_cmd_backup_target(struct sovctl_ctx *ctx, int argc, char **argv) {
+        return sovctl_cmd_places(ctx, &sovctl_backup_targets, argc, argv);
 }
 
 /* ---- audit -------------------------------------------------------------- */
@@ -939,27 +1352,6 @@ static int sovctl_audit_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
         return sovctl_audit_verify_server(ctx);
 }
 
-/* --since: RFC 3339 UTC ("2026-11-23T17:40:02Z") or a date (midnight UTC), as the server wants it. */
-static int sovctl_since_param(const char *s, char **ret) {
-        struct tm tm = {};
-        const char *end;
-        char buf[32];
-
-        end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (!end || *end) {
-                tm = (struct tm){};
-                end = strptime(s, "%Y-%m-%d", &tm);
-                if (!end || *end)
-                        return sovctl_usage_error("--since: '%s' is not a date (2026-11-23) or a UTC time "
-                                                  "(2026-11-23T17:40:02Z)",
-                                                  s);
-        }
-        if (strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                return -EINVAL;
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
-}
-
 static int sovctl_parse_count(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         unsigned long long v;
         char *end;
@@ -1035,7 +1427,7 @@ static int sovctl_audit_list(struct sovctl_ctx *ctx, int argc, char **argv) {
                               0, 0, argc, argv, &a);
         if (r != 0)
                 return r;
-        if (a.since && (r = sovctl_since_param(a.since, &since)) < 0)
+        if (a.since && (r = sovctl_time_param("--since", a.since, &since)) < 0)
                 return r;
         if (a.decision && !streq(a.decision, "allow") && !streq(a.decision, "deny"))
                 return sovctl_usage_error("--decision: '%s' is not allow or deny", a.decision);

@@ -5,7 +5,7 @@
  * sovctl's subcommands. Each takes the words after the command name
  * (argv[0] is the subcommand itself, e.g. "list"), parses its own options
  * and returns 0, 1 after printing --help, or a negative errno under the
- * contract of sovctl.h.
+ * contract of sovctl.h (-SOVCTL_E_DENIED: a dry run's decision denies).
  */
 
 #include "sovctl.h"
@@ -13,6 +13,12 @@
 int sovctl_cmd_host(struct sovctl_ctx *ctx, int argc, char **argv);
 /* argv[0] is "vm"; argv[1] names the VM subcommand. */
 int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv);
+
+/* argv[0] is "policy"; argv[1] is list, show or evaluate. */
+int sovctl_cmd_policy(struct sovctl_ctx *ctx, int argc, char **argv);
+/* argv[0] is "pool" or "backup-target"; argv[1] is list. */
+int sovctl_cmd_pool(struct sovctl_ctx *ctx, int argc, char **argv);
+int sovctl_cmd_backup_target(struct sovctl_ctx *ctx, int argc, char **argv);
 
 /*
  * argv[0] is "audit"; argv[1] names the subcommand: list, or verify.

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sovd/strbuf.h"
 #include "sovctl.h"
 #include "sovctl-json.h"
 #include "sovctl-print.h"
@@ -269,21 +270,19 @@ void sovctl_print_problem(const struct sovctl_response *resp, struct json_object
                 detail ? ": " : "", detail ?: "", request ? " (request " : "",
                 request ?: "", request ? ")" : "");
 
-        /* A policy denial explains itself in these members: show them whole. */
+        /* A policy denial explains itself: which place, which tag, which clause. */
         if (problem) {
-                static const char *const extra[] = { "decision", "constraints" };
-                _cleanup_json_ struct json_object *ext = json_object_new_object();
+                struct json_object *decision = sovctl_json_get(problem, "decision");
+                const char *type = sovctl_json_get_string(problem, "type");
 
-                if (!ext)
-                        return;
-                for (size_t i = 0; i < ELEMENTSOF(extra); i++) {
-                        struct json_object *v = NULL;
-
-                        if (json_object_object_get_ex(problem, extra[i], &v))
-                                json_object_object_add(ext, extra[i], json_object_get(v));
+                if (json_object_is_type(decision, json_type_object) && type &&
+                    streq(type, SOVCTL_PROBLEM_POLICY_DENIED))
+                        (void) sovctl_print_decision(stderr, decision, 2, true);
+                else if (decision && !json_object_is_type(decision, json_type_null)) {
+                        /* Not the shape we know: still shown, whole. */
+                        fputs("  decision:\n", stderr);
+                        (void) sovctl_print_block(stderr, decision, 4);
                 }
-                if (json_object_object_length(ext) > 0)
-                        (void) sovctl_print_block(stderr, ext, 2);
         }
 }
 
@@ -375,4 +374,638 @@ void sovctl_table_print(const struct sovctl_table *t, FILE *f) {
                 }
                 fputc('\n', f);
         }
+}
+
+/* ---- sovereignty: decisions, policies, compliance ------------------------ */
+
+/* Columns a wrapped paragraph (a policy's reasoning) may fill. */
+#define SOVCTL_WRAP_COLUMNS 78
+
+/* The rule kinds in the order policy-format.md lists them. */
+static const char *const sovctl_rule_kinds[] = { "compute", "storage", "snapshot", "backup", "migration" };
+
+/*
+ * Prints "KEY: VALUE" @indent spaces in, with the value in the column after
+ * a @width-wide key, so that a block lines up. Key and value are sanitized
+ * (tag names come from the server too). A NULL @value prints "KEY:" alone,
+ * the head of a nested block or list.
+ */
+static int sovctl_print_field(FILE *f, unsigned indent, size_t width, const char *key, const char *value) {
+        _cleanup_free_ char *k = sovctl_sanitize(key), *v = NULL;
+        size_t w;
+
+        if (!k)
+                return -ENOMEM;
+        if (!value) {
+                fprintf(f, "%*s%s:\n", (int) indent, "", k);
+                return 0;
+        }
+        v = sovctl_sanitize(value);
+        if (!v)
+                return -ENOMEM;
+        w = sovctl_display_width(k);
+        fprintf(f, "%*s%s:%*s %s\n", (int) indent, "", k, (int) (width > w ? width - w : 0), "", v);
+        return 0;
+}
+
+/* As sovctl_print_field(), taking ownership of @value; NULL @value means out of memory. */
+static int sovctl_print_field_take(FILE *f, unsigned indent, size_t width, const char *key, char *value) {
+        _cleanup_free_ char *v = value;
+
+        if (!v)
+                return -ENOMEM;
+        return sovctl_print_field(f, indent, width, key, v);
+}
+
+/*
+ * "KEY:" followed by the items of array @a as "- item" lines, or
+ * "KEY: (none)" when it is empty; anything else is shown as one value.
+ */
+static int sovctl_print_list(FILE *f, unsigned indent, size_t width, const char *key, struct json_object *a) {
+        int r;
+
+        if (!json_object_is_type(a, json_type_array))
+                return sovctl_print_field_take(f, indent, width, key, sovctl_format_value(a));
+        if (json_object_array_length(a) == 0)
+                return sovctl_print_field(f, indent, width, key, "(none)");
+        r = sovctl_print_field(f, indent, width, key, NULL);
+        if (r < 0)
+                return r;
+        return sovctl_print_items(f, a, indent + 2, 1);
+}
+
+/* Appends @v as sovctl_format_value() shows it. */
+static void sovctl_append_value(struct strbuf *sb, struct json_object *v) {
+        _cleanup_free_ char *s = sovctl_format_value(v);
+
+        if (!s)
+                sb->oom = true;
+        else
+                strbuf_append(sb, s);
+}
+
+/* Appends the scalars of array @a as "a, b, c" (a non-array as one value). */
+static void sovctl_append_joined(struct strbuf *sb, struct json_object *a) {
+        size_t n;
+
+        if (!json_object_is_type(a, json_type_array)) {
+                sovctl_append_value(sb, a);
+                return;
+        }
+        n = json_object_array_length(a);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strbuf_append(sb, ", ");
+                sovctl_append_value(sb, json_object_array_get_idx(a, i));
+        }
+}
+
+/* The string built in @sb, sanitized; NULL when out of memory. */
+static char *sovctl_strbuf_finish(struct strbuf *sb) {
+        _cleanup_free_ char *raw = strbuf_steal(sb);
+
+        if (!raw)
+                return NULL;
+        return sovctl_sanitize(raw);
+}
+
+/* "secnumcloud:3.2 until 2027-06-30" for an object, the string itself otherwise. */
+static void sovctl_append_certification(struct strbuf *sb, struct json_object *c) {
+        const char *name, *version, *until;
+
+        if (!json_object_is_type(c, json_type_object)) {
+                sovctl_append_value(sb, c);
+                return;
+        }
+        name = sovctl_json_get_string(c, "name");
+        version = sovctl_json_get_string(c, "version");
+        until = sovctl_json_get_string(c, "valid_until");
+        strbuf_append(sb, name ?: "?");
+        if (version)
+                strbuf_appendf(sb, ":%s", version);
+        if (until)
+                strbuf_appendf(sb, " until %s", until);
+}
+
+static void sovctl_append_certifications(struct strbuf *sb, struct json_object *certs) {
+        size_t n;
+
+        if (!json_object_is_type(certs, json_type_array)) {
+                sovctl_append_value(sb, certs);
+                return;
+        }
+        n = json_object_array_length(certs);
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strbuf_append(sb, ", ");
+                sovctl_append_certification(sb, json_object_array_get_idx(certs, i));
+        }
+}
+
+char *sovctl_format_certifications(struct json_object *certs) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+
+        if (!json_object_is_type(certs, json_type_array))
+                return sovctl_format_value(certs);
+        if (json_object_array_length(certs) == 0)
+                return strdup("-");
+        sovctl_append_certifications(&sb, certs);
+        return sovctl_strbuf_finish(&sb);
+}
+
+char *sovctl_format_tags(struct json_object *tags) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+        bool first = true;
+
+        if (!json_object_is_type(tags, json_type_object))
+                return sovctl_format_value(tags);
+        if (json_object_object_length(tags) == 0)
+                return strdup("(none: untagged)");
+        json_object_object_foreach(tags, key, val) {
+                strbuf_appendf(&sb, "%s%s=", first ? "" : ", ", key);
+                first = false;
+                if (streq(key, "certifications") && json_object_is_type(val, json_type_array)) {
+                        strbuf_append(&sb, "[");
+                        sovctl_append_certifications(&sb, val);
+                        strbuf_append(&sb, "]");
+                } else
+                        sovctl_append_value(&sb, val);
+        }
+        return sovctl_strbuf_finish(&sb);
+}
+
+/* "storage pool 'us-pool'", "host 'kvm-par1-07'", "the given tags". */
+static void sovctl_append_place(struct strbuf *sb, const char *type, const char *name) {
+        if (!type) {
+                strbuf_appendf(sb, "'%s'", name ?: "?");
+                return;
+        }
+        if (streq(type, "host")) {
+                if (name && streq(name, "this host"))
+                        strbuf_append(sb, "this host");
+                else
+                        strbuf_appendf(sb, "host '%s'", name ?: "?");
+        } else if (streq(type, "storage_pool"))
+                strbuf_appendf(sb, "storage pool '%s'", name ?: "?");
+        else if (streq(type, "backup_target"))
+                strbuf_appendf(sb, "backup target '%s'", name ?: "?");
+        else if (streq(type, "path"))
+                strbuf_appendf(sb, "disk path '%s' (in no pool)", name ?: "?");
+        else if (streq(type, "place") && (!name || streq(name, "(given tags)")))
+                strbuf_append(sb, "the given tags");
+        else
+                strbuf_appendf(sb, "%s '%s'", type, name ?: "?");
+}
+
+/*
+ * One violation on one line:
+ *   jurisdiction: found US, allowed {@fr}
+ *   certifications: found 3.2, required {secnumcloud:3.2}; certification secnumcloud:3.2 expired on 2027-06-30
+ *   untagged: storage_pool 'x' has no tags: an untagged place is never compliant
+ * The server's reason is added when the lists alone do not say it all.
+ */
+static char *sovctl_format_violation(struct json_object *v) {
+        static const char *const wants[] = { "allowed", "denied", "required" };
+        _cleanup_strbuf_ struct strbuf sb = {};
+        const char *tag, *reason;
+        struct json_object *found;
+        const char *want = NULL;
+
+        if (!json_object_is_type(v, json_type_object))
+                return sovctl_format_value(v);
+        tag = sovctl_json_get_string(v, "tag");
+        reason = sovctl_json_get_string(v, "reason");
+        found = sovctl_json_get(v, "found");
+
+        if (tag && streq(tag, "*")) {
+                strbuf_appendf(&sb, "untagged: %s", reason ?: "the place has no tags");
+                return sovctl_strbuf_finish(&sb);
+        }
+        strbuf_appendf(&sb, "%s: found ", tag ?: "?");
+        if (!found || json_object_is_type(found, json_type_null))
+                strbuf_append(&sb, "nothing");
+        else
+                sovctl_append_value(&sb, found);
+        for (size_t i = 0; i < ELEMENTSOF(wants); i++) {
+                struct json_object *l = sovctl_json_get(v, wants[i]);
+
+                if (!l)
+                        continue;
+                want = wants[i];
+                strbuf_appendf(&sb, ", %s {", want);
+                sovctl_append_joined(&sb, l);
+                strbuf_append(&sb, "}");
+                break;
+        }
+        /* "found 3.2, required {secnumcloud:3.2}" needs the why (expired? too old?). */
+        if (reason && (!want || streq(want, "required")))
+                strbuf_appendf(&sb, "; %s", reason);
+        return sovctl_strbuf_finish(&sb);
+}
+
+static int sovctl_print_check(FILE *f, struct json_object *c, unsigned indent, bool brief) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+        struct json_object *place = sovctl_json_get(c, "place"), *violations = sovctl_json_get(c, "violations"),
+                           *hidden = sovctl_json_get(c, "violations_not_shown");
+        const char *outcome = sovctl_json_get_string(c, "outcome");
+        _cleanup_free_ char *head = NULL;
+        int r;
+
+        strbuf_appendf(&sb, "%s on ", sovctl_json_get_string(c, "kind") ?: "?");
+        sovctl_append_place(&sb, sovctl_json_get_string(place, "type"), sovctl_json_get_string(place, "name"));
+        strbuf_appendf(&sb, ": %s", outcome ?: "?");
+        head = sovctl_strbuf_finish(&sb);
+        if (!head)
+                return -ENOMEM;
+        fprintf(f, "%*s%s\n", (int) indent, "", head);
+        /* In a refusal, the places that passed need no more than their line. */
+        if (brief && outcome && streq(outcome, "allow"))
+                return 0;
+
+        r = sovctl_print_field_take(f, indent + 2, 10, "tags", sovctl_format_tags(sovctl_json_get(place, "tags")));
+        if (r < 0)
+                return r;
+        if (json_object_is_type(violations, json_type_array) && json_object_array_length(violations) > 0) {
+                size_t n = json_object_array_length(violations);
+
+                fprintf(f, "%*sviolations:\n", (int) indent + 2, "");
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *v = sovctl_format_violation(json_object_array_get_idx(violations, i));
+
+                        if (!v)
+                                return -ENOMEM;
+                        fprintf(f, "%*s- %s\n", (int) indent + 4, "", v);
+                }
+                if (json_object_is_type(hidden, json_type_int) && json_object_get_int64(hidden) > 0)
+                        fprintf(f, "%*s- ... and %" PRId64 " more not shown\n", (int) indent + 4, "",
+                                json_object_get_int64(hidden));
+        }
+        return sovctl_print_list(f, indent + 2, 10, "refs", sovctl_json_get(c, "refs"));
+}
+
+/* The check @by ({"kind", "place": NAME}) names, for its place's type; NULL when none matches. */
+static struct json_object *sovctl_decided_check(struct json_object *checks, struct json_object *by) {
+        const char *kind = sovctl_json_get_string(by, "kind"), *name = sovctl_json_get_string(by, "place");
+        size_t n;
+
+        if (!kind || !name || !json_object_is_type(checks, json_type_array))
+                return NULL;
+        n = json_object_array_length(checks);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *c = json_object_array_get_idx(checks, i);
+                const char *k = sovctl_json_get_string(c, "kind");
+                const char *p = sovctl_json_get_string(sovctl_json_get(c, "place"), "name");
+
+                if (k && p && streq(k, kind) && streq(p, name))
+                        return c;
+        }
+        return NULL;
+}
+
+int sovctl_print_decision(FILE *f, struct json_object *d, unsigned indent, bool brief) {
+        static const size_t width = sizeof("decided by") - 1;
+        struct json_object *policy = sovctl_json_get(d, "policy"), *checks = sovctl_json_get(d, "checks"),
+                           *by = sovctl_json_get(d, "decided_by"), *revision = NULL;
+        const char *outcome = sovctl_json_get_string(d, "outcome"), *mode = sovctl_json_get_string(d, "mode");
+        _cleanup_strbuf_ struct strbuf sb = {};
+        int r;
+
+        if (!json_object_is_type(d, json_type_object))
+                return sovctl_print_block(f, d, indent);
+
+        /* The id finds the decision in the audit log (and in the journal). */
+        r = sovctl_print_field_take(f, indent, width, "decision", sovctl_format_value(sovctl_json_get(d, "id")));
+        if (r >= 0 && !brief)
+                r = sovctl_print_field_take(f, indent, width, "time", sovctl_format_value(sovctl_json_get(d, "time")));
+        if (r < 0)
+                return r;
+
+        strbuf_append(&sb, sovctl_json_get_string(policy, "name") ?: "?");
+        if (json_object_object_get_ex(policy, "revision", &revision) && !revision)
+                /* api.md: revision and digest are null for a policy that is not loaded. */
+                strbuf_append(&sb, " (not loaded on this host: denied by default)");
+        else if (json_object_is_type(revision, json_type_int))
+                strbuf_appendf(&sb, ", revision %" PRId64, json_object_get_int64(revision));
+        r = sovctl_print_field_take(f, indent, width, "policy", sovctl_strbuf_finish(&sb));
+        if (r >= 0 && sovctl_json_get_string(policy, "digest"))
+                r = sovctl_print_field(f, indent, width, "digest", sovctl_json_get_string(policy, "digest"));
+        if (r >= 0)
+                r = sovctl_print_field_take(f, indent, width, "operation",
+                                            sovctl_format_value(sovctl_json_get(d, "operation")));
+        if (r < 0)
+                return r;
+
+        strbuf_append(&sb, outcome ?: "?");
+        if (mode && streq(mode, "audit"))
+                strbuf_append(&sb, json_object_get_boolean(sovctl_json_get(d, "would_deny"))
+                                           ? " (audit mode: enforce would deny)"
+                                           : " (audit mode)");
+        else if (mode)
+                strbuf_appendf(&sb, " (%s mode)", mode);
+        r = sovctl_print_field_take(f, indent, width, "outcome", sovctl_strbuf_finish(&sb));
+        if (r < 0)
+                return r;
+
+        if (json_object_is_type(by, json_type_object)) {
+                struct json_object *c = sovctl_decided_check(checks, by);
+
+                strbuf_appendf(&sb, "%s rule on ", sovctl_json_get_string(by, "kind") ?: "?");
+                sovctl_append_place(&sb, sovctl_json_get_string(sovctl_json_get(c, "place"), "type"),
+                                    sovctl_json_get_string(by, "place"));
+                r = sovctl_print_field_take(f, indent, width, "decided by", sovctl_strbuf_finish(&sb));
+                if (r < 0)
+                        return r;
+        }
+        /* A refusal already has the reason on its first line, as the problem's detail. */
+        if (!brief) {
+                r = sovctl_print_field_take(f, indent, width, "reason",
+                                            sovctl_format_value(sovctl_json_get(d, "reason")));
+                if (r < 0)
+                        return r;
+        }
+
+        if (!json_object_is_type(checks, json_type_array) || json_object_array_length(checks) == 0)
+                return sovctl_print_list(f, indent, width, "checks", checks);
+        fprintf(f, "%*schecks:\n", (int) indent, "");
+        for (size_t i = 0; i < json_object_array_length(checks); i++) {
+                r = sovctl_print_check(f, json_object_array_get_idx(checks, i), indent + 2, brief);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int sovctl_print_compliance(FILE *f, struct json_object *c, unsigned indent) {
+        static const size_t width = sizeof("admitted digest") - 1;
+        static const struct {
+                const char *key, *label;
+        } scalars[] = {
+                { "admitted_digest", "admitted digest" },
+                { "current_digest", "current digest" },
+                { "policy_changed", "policy changed" },
+        };
+        struct json_object *drift = sovctl_json_get(c, "drift");
+        int r;
+
+        if (!json_object_is_type(c, json_type_object))
+                return sovctl_print_block(f, c, indent);
+
+        r = sovctl_print_field_take(f, indent, width, "status", sovctl_format_value(sovctl_json_get(c, "status")));
+        if (r >= 0)
+                r = sovctl_print_list(f, indent, width, "reasons", sovctl_json_get(c, "reasons"));
+        if (r < 0)
+                return r;
+        /* An unbound VM's compliance has only status and reasons: show no more than was said. */
+        for (size_t i = 0; i < ELEMENTSOF(scalars); i++) {
+                struct json_object *v = NULL;
+
+                if (!json_object_object_get_ex(c, scalars[i].key, &v))
+                        continue;
+                r = sovctl_print_field_take(f, indent, width, scalars[i].label, sovctl_format_value(v));
+                if (r < 0)
+                        return r;
+        }
+        if (!drift)
+                return 0;
+        if (!json_object_is_type(drift, json_type_array) || json_object_array_length(drift) == 0)
+                return sovctl_print_list(f, indent, width, "drift", drift);
+
+        fprintf(f, "%*sdrift:\n", (int) indent, "");
+        for (size_t i = 0; i < json_object_array_length(drift); i++) {
+                struct json_object *e = json_object_array_get_idx(drift, i);
+                _cleanup_strbuf_ struct strbuf sb = {};
+                _cleanup_free_ char *line = NULL;
+
+                if (json_object_is_type(e, json_type_object)) {
+                        /* "2026-11-23T18:20:01Z started: bound VM started outside the sovd API" */
+                        strbuf_appendf(&sb, "%s %s", sovctl_json_get_string(e, "time") ?: "-",
+                                       sovctl_json_get_string(e, "event") ?: "?");
+                        if (sovctl_json_get_string(e, "detail"))
+                                strbuf_appendf(&sb, ": %s", sovctl_json_get_string(e, "detail"));
+                } else
+                        sovctl_append_value(&sb, e);
+                line = sovctl_strbuf_finish(&sb);
+                if (!line)
+                        return -ENOMEM;
+                fprintf(f, "%*s- %s\n", (int) indent + 2, "", line);
+        }
+        return 0;
+}
+
+int sovctl_print_vm(FILE *f, struct json_object *vm) {
+        _cleanup_json_ struct json_object *rest = NULL;
+        struct json_object *compliance = NULL;
+        int r;
+
+        if (!json_object_is_type(vm, json_type_object) ||
+            !json_object_object_get_ex(vm, "compliance", &compliance))
+                return sovctl_print_block(f, vm, 0);
+
+        /* Everything else as a generic block; compliance in words after it. */
+        rest = json_object_new_object();
+        if (!rest)
+                return -ENOMEM;
+        json_object_object_foreach(vm, key, val) {
+                if (streq(key, "compliance"))
+                        continue;
+                if (json_object_object_add(rest, key, json_object_get(val)) < 0) {
+                        json_object_put(val);
+                        return -ENOMEM;
+                }
+        }
+        r = sovctl_print_block(f, rest, 0);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(compliance, json_type_object))
+                return sovctl_print_field_take(f, 0, 0, "compliance", sovctl_format_value(compliance));
+        fputs("compliance:\n", f);
+        return sovctl_print_compliance(f, compliance, 2);
+}
+
+/* Prints @text word-wrapped, @indent spaces in; its own line breaks are kept. */
+static int sovctl_print_wrapped(FILE *f, const char *text, unsigned indent) {
+        _cleanup_free_ char *copy = strdup(text);
+        char *line = copy;
+
+        if (!copy)
+                return -ENOMEM;
+        for (;;) {
+                char *nl = strchr(line, '\n'), *save = NULL;
+                _cleanup_free_ char *clean = NULL;
+                size_t col = 0;
+
+                if (nl)
+                        *nl = '\0';
+                clean = sovctl_sanitize(line);
+                if (!clean)
+                        return -ENOMEM;
+                for (char *w = strtok_r(clean, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                        size_t ww = sovctl_display_width(w);
+
+                        if (col > 0 && indent + col + 1 + ww > SOVCTL_WRAP_COLUMNS) {
+                                fputc('\n', f);
+                                col = 0;
+                        }
+                        if (col == 0)
+                                fprintf(f, "%*s", (int) indent, "");
+                        else {
+                                fputc(' ', f);
+                                col++;
+                        }
+                        fputs(w, f);
+                        col += ww;
+                }
+                fputc('\n', f);
+                if (!nl)
+                        return 0;
+                line = nl + 1;
+        }
+}
+
+/* Adds the string @v (NULL: its constructor failed) to @o, which takes it; -ENOMEM on failure. */
+static int sovctl_json_add_new(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Adds a reference to the borrowed @v (JSON null is NULL) to @o; -ENOMEM on failure. */
+static int sovctl_json_add_ref(struct json_object *o, const char *key, struct json_object *v) {
+        if (json_object_object_add(o, key, json_object_get(v)) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* One rule of a policy document, in words, @indent spaces in. */
+static int sovctl_print_rule(FILE *f, struct json_object *rule, unsigned indent) {
+        static const char *const lists[] = { "allow", "deny" };
+        _cleanup_json_ struct json_object *fields = NULL;
+        size_t width = 0;
+        int r;
+
+        if (!json_object_is_type(rule, json_type_object))
+                return sovctl_print_block(f, rule, indent);
+        if (json_object_object_length(rule) == 0) {
+                fprintf(f, "%*sany tagged place\n", (int) indent, "");
+                return 0;
+        }
+
+        /* label -> value, in the order shown; refs are a list and come last. */
+        fields = json_object_new_object();
+        if (!fields)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                struct json_object *m = sovctl_json_get(rule, lists[i]);
+
+                if (!m)
+                        continue;
+                if (!json_object_is_type(m, json_type_object)) {
+                        if (sovctl_json_add_ref(fields, lists[i], m) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                json_object_object_foreach(m, tag, values) {
+                        _cleanup_strbuf_ struct strbuf sb = {};
+                        _cleanup_free_ char *label = NULL, *v = NULL;
+
+                        if (asprintf(&label, "%s %s", lists[i], tag) < 0) {
+                                label = NULL;
+                                return -ENOMEM;
+                        }
+                        sovctl_append_joined(&sb, values);
+                        v = strbuf_steal(&sb);
+                        if (!v || sovctl_json_add_new(fields, label, json_object_new_string(v)) < 0)
+                                return -ENOMEM;
+                }
+        }
+        json_object_object_foreach(rule, key, val) {
+                _cleanup_strbuf_ struct strbuf sb = {};
+                _cleanup_free_ char *v = NULL;
+
+                if (streq(key, "allow") || streq(key, "deny") || streq(key, "refs"))
+                        continue;
+                if (streq(key, "require_certifications")) {
+                        sovctl_append_joined(&sb, val);
+                        strbuf_append(&sb, json_object_is_type(val, json_type_array)
+                                                   ? " (that version or later, not expired)"
+                                                   : "");
+                        v = strbuf_steal(&sb);
+                        if (!v || sovctl_json_add_new(fields, "require certifications", json_object_new_string(v)) < 0)
+                                return -ENOMEM;
+                } else if (streq(key, "different_site_from_host")) {
+                        if (sovctl_json_add_ref(fields, "different site from host", val) < 0)
+                                return -ENOMEM;
+                } else if (sovctl_json_add_ref(fields, key, val) < 0)
+                        return -ENOMEM;
+        }
+
+        json_object_object_foreach(fields, k1, v1) {
+                (void) v1;
+                if (sovctl_display_width(k1) > width)
+                        width = sovctl_display_width(k1);
+        }
+        json_object_object_foreach(fields, k2, v2) {
+                r = sovctl_print_field_take(f, indent, width, k2, sovctl_format_value(v2));
+                if (r < 0)
+                        return r;
+        }
+        if (!json_object_object_get_ex(rule, "refs", NULL))
+                return 0;
+        return sovctl_print_list(f, indent, width, "refs", sovctl_json_get(rule, "refs"));
+}
+
+int sovctl_print_policy(FILE *f, struct json_object *p) {
+        static const char *const fields[] = { "name", "revision", "mode", "digest", "description" };
+        static const size_t width = sizeof("description") - 1;
+        struct json_object *rules = sovctl_json_get(sovctl_json_get(p, "document"), "rules");
+        const char *reasoning = sovctl_json_get_string(p, "reasoning");
+        int r;
+
+        if (!json_object_is_type(p, json_type_object))
+                return sovctl_print_block(f, p, 0);
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = sovctl_print_field_take(f, 0, width, fields[i], sovctl_format_value(sovctl_json_get(p, fields[i])));
+                if (r < 0)
+                        return r;
+        }
+        if (reasoning && *reasoning) {
+                fputs("reasoning:\n", f);
+                r = sovctl_print_wrapped(f, reasoning, 2);
+        } else
+                r = sovctl_print_field(f, 0, width, "reasoning", "(none)");
+        if (r < 0)
+                return r;
+
+        if (!json_object_is_type(rules, json_type_object))
+                return sovctl_print_field_take(f, 0, width, "rules", sovctl_format_value(rules));
+        fputs("rules:\n", f);
+        /* The five kinds in their usual order, then anything a newer sovd adds. */
+        for (size_t i = 0; i < ELEMENTSOF(sovctl_rule_kinds); i++) {
+                struct json_object *rule = NULL;
+
+                if (!json_object_object_get_ex(rules, sovctl_rule_kinds[i], &rule))
+                        continue;
+                fprintf(f, "  %s:\n", sovctl_rule_kinds[i]);
+                r = sovctl_print_rule(f, rule, 4);
+                if (r < 0)
+                        return r;
+        }
+        json_object_object_foreach(rules, kind, rule) {
+                bool known = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(sovctl_rule_kinds); i++)
+                        known = known || streq(kind, sovctl_rule_kinds[i]);
+                if (known)
+                        continue;
+                r = sovctl_print_field(f, 2, 0, kind, NULL);
+                if (r >= 0)
+                        r = sovctl_print_rule(f, rule, 4);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

@@ -9,6 +9,7 @@
  * a member of an unexpected type is shown as best we can, never trusted.
  */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <json-c/json.h>
 
@@ -42,14 +43,65 @@ int sovctl_print_block(FILE *f, struct json_object *obj, unsigned indent);
 /* Pretty-prints @obj as JSON followed by a newline (for --json). */
 void sovctl_print_json(FILE *f, struct json_object *obj);
 
+/* The problem type of a refusal by a sovereignty policy (docs/api.md). */
+#define SOVCTL_PROBLEM_POLICY_DENIED "urn:sovd:problem:policy-denied"
+
 /*
  * Reports a 4xx/5xx answer on stderr in one line,
  *   sovctl: 409 Conflict: domain 'web-1' is running; stop it first (request 3f0c...)
- * followed, when present, by the policy engine's "decision" and
- * "constraints" members as an indented block. @problem is the parsed body
- * or NULL when it was not JSON; then the start of the raw body is shown.
+ * For a policy-denied problem carrying a "decision", the decision follows
+ * as sovctl_print_decision() shows it in brief; a "decision" of another
+ * shape is shown as a generic block. @problem is the parsed body or NULL
+ * when it was not JSON; then the start of the raw body is shown.
  */
 void sovctl_print_problem(const struct sovctl_response *resp, struct json_object *problem);
+
+/*
+ * A place's tags on one line: "jurisdiction=FR, site=par-1,
+ * certifications=[secnumcloud:3.2 until 2027-06-30, hds]"; an empty object
+ * is "(none: untagged)". Sanitized; malloc'd; NULL when out of memory.
+ */
+char *sovctl_format_tags(struct json_object *tags);
+
+/*
+ * A certifications tag as "secnumcloud:3.2 until 2027-06-30, hds" (objects
+ * as name:version and their last valid day); "-" when none. Sanitized;
+ * malloc'd; NULL when out of memory.
+ */
+char *sovctl_format_certifications(struct json_object *certs);
+
+/*
+ * Prints a decision (docs/api.md, "Decision object") in words, @indent
+ * spaces in: policy, digest, operation, outcome with its mode, the check
+ * that decided, then every check as "KIND on PLACE: OUTCOME" with the
+ * place's tags, each violation ("jurisdiction: found US, allowed {@fr}")
+ * and the rule's refs. @brief, for a refusal whose reason was already
+ * printed: no time or reason, and allowed checks get their line only.
+ * Members missing or of the wrong type print as "-" or "?".
+ * Returns 0 or -ENOMEM.
+ */
+int sovctl_print_decision(FILE *f, struct json_object *decision, unsigned indent, bool brief);
+
+/*
+ * Prints a VM's compliance object: status, reasons as a list, the
+ * admitted and current digests, whether the policy changed, and drift
+ * events as "TIME EVENT: DETAIL". Returns 0 or -ENOMEM.
+ */
+int sovctl_print_compliance(FILE *f, struct json_object *compliance, unsigned indent);
+
+/*
+ * Prints a VM object as `vm show` does: a generic block of its members,
+ * then its compliance with sovctl_print_compliance(). Returns 0 or -ENOMEM.
+ */
+int sovctl_print_vm(FILE *f, struct json_object *vm);
+
+/*
+ * Prints a policy answer (GET /v1/policies/NAME): name, revision, mode,
+ * full digest, description, the reasoning word-wrapped, and each rule of
+ * the document in words (allow/deny lists per tag, required
+ * certifications, different site from host, refs). Returns 0 or -ENOMEM.
+ */
+int sovctl_print_policy(FILE *f, struct json_object *policy);
 
 /* A table of strings printed with aligned columns. */
 struct sovctl_table;

@@ -6,10 +6,12 @@
  * here talks HTTP itself.
  *
  *   sovctl.c         options, defaults, dispatch, exit codes
- *   sovctl-cmd.c     host, vm and audit subcommands, name lookup, error reports
+ *   sovctl-cmd.c     host, vm, policy, pool, backup-target and audit
+ *                    subcommands, name lookup, error reports
  *   sovctl-http.c    libcurl transport with size and time limits
  *   sovctl-json.c    whole-document JSON parsing with error positions
- *   sovctl-print.c   tables and key: value blocks, sanitized for terminals
+ *   sovctl-print.c   tables, key: value blocks, decisions, policies and
+ *                    compliance in words, sanitized for terminals
  */
 #include <errno.h>
 #include <getopt.h>
@@ -63,7 +65,8 @@ void sovctl_usage(FILE *f) {
               "  host                          Show the host: identity, libvirt, tags, capacity\n"
               "  vm list [--tenant T] [--state S]\n"
               "                                List VMs, optionally filtered\n"
-              "  vm show UUID|NAME             Show a VM with its disks, networks and binding\n"
+              "  vm show UUID|NAME             Show a VM with its disks, networks, binding and\n"
+              "                                compliance\n"
               "  vm create -f SPEC.json        Create a VM from a spec file (-f - reads stdin)\n"
               "  vm start UUID|NAME            Start a VM\n"
               "  vm shutdown UUID|NAME         Ask the guest to shut down (it decides when)\n"
@@ -74,6 +77,17 @@ void sovctl_usage(FILE *f) {
               "  vm delete UUID|NAME [--delete-storage]\n"
               "                                Delete a stopped VM; with --delete-storage also\n"
               "                                the volumes sovd created for it\n"
+              "  policy list                   List the sovereignty policies in force\n"
+              "  policy show NAME              Show a policy: reasoning and rules in words\n"
+              "  policy evaluate --policy NAME --kind KIND\n"
+              "                  (--host | --pool NAME | --backup-target NAME | --tags FILE)\n"
+              "                  [--at TIME]\n"
+              "                                Dry run of one rule of a policy on one place;\n"
+              "                                KIND: compute, storage, snapshot, backup,\n"
+              "                                migration; --tags: a JSON object of tags (- is\n"
+              "                                stdin); exit 4 when the decision denies\n"
+              "  pool list                     List storage pools with their tags\n"
+              "  backup-target list            List backup targets with their tags\n"
               "  audit list [--since TIME] [--vm UUID|NAME] [--decision allow|deny]\n"
               "             [--limit N] [--after SEQ]\n"
               "                                List audit records, oldest first (default 100)\n"
@@ -102,8 +116,8 @@ void sovctl_usage(FILE *f) {
               "A NAME is looked up in the VM list and must match exactly one VM's name.\n"
               "\n"
               "Exit status: 0 success; 1 sovd answered an error (or an unusable answer), or\n"
-              "the audit chain does not verify; 2 usage error, bad spec file or unreadable\n"
-              "audit file; 3 sovd could not be reached.\n",
+              "the audit chain does not verify; 2 usage error, bad spec, tags or audit file;\n"
+              "3 sovd could not be reached; 4 policy evaluate: the decision denies.\n",
               f);
 }
 
@@ -251,7 +265,8 @@ static int sovctl_run(int argc, char **argv) {
                 sovctl_usage(stdout);
                 return 0;
         }
-        if (!streq(command, "host") && !streq(command, "vm") && !streq(command, "audit"))
+        if (!streq(command, "host") && !streq(command, "vm") && !streq(command, "audit") &&
+            !streq(command, "policy") && !streq(command, "pool") && !streq(command, "backup-target"))
                 return sovctl_usage_error("unknown command '%s'", command);
         /* Verifying files needs no sovd: no transport, and no transport options are checked. */
         if (streq(command, "audit") && sovctl_cmd_audit_is_offline(argc - optind, argv + optind))
@@ -300,6 +315,12 @@ static int sovctl_run(int argc, char **argv) {
                 return sovctl_cmd_host(&ctx, argc - optind, argv + optind);
         if (streq(command, "audit"))
                 return sovctl_cmd_audit(&ctx, argc - optind, argv + optind);
+        if (streq(command, "policy"))
+                return sovctl_cmd_policy(&ctx, argc - optind, argv + optind);
+        if (streq(command, "pool"))
+                return sovctl_cmd_pool(&ctx, argc - optind, argv + optind);
+        if (streq(command, "backup-target"))
+                return sovctl_cmd_backup_target(&ctx, argc - optind, argv + optind);
         return sovctl_cmd_vm(&ctx, argc - optind, argv + optind);
 }
 
@@ -322,6 +343,8 @@ int main(int argc, char **argv) {
                 status = SOVCTL_EXIT_UNREACHABLE;
         else if (r == -SOVCTL_E_API)
                 status = SOVCTL_EXIT_API;
+        else if (r == -SOVCTL_E_DENIED)
+                status = SOVCTL_EXIT_DENIED;
         else {
                 /* Not reported yet: by contract only SOVCTL_E_* are. */
                 sovctl_error("%s", strerror(-r));

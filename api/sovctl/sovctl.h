@@ -22,6 +22,7 @@ enum sovctl_exit {
         SOVCTL_EXIT_API = 1,         /* sovd answered an error, or an answer we cannot use */
         SOVCTL_EXIT_USAGE = 2,       /* bad options, unreadable or invalid input file */
         SOVCTL_EXIT_UNREACHABLE = 3, /* sovd could not be reached at all */
+        SOVCTL_EXIT_DENIED = 4,      /* policy evaluate: the decision denies */
 };
 
 enum sovctl_errno {
@@ -32,11 +33,13 @@ enum sovctl_errno {
         SOVCTL_E_USAGE,
         /* Connecting, TLS or waiting for the answer failed; reported. */
         SOVCTL_E_UNREACHABLE,
+        /* A dry run's decision denies; the decision has been printed. */
+        SOVCTL_E_DENIED,
 };
 
 /* Largest answer body sovctl accepts; a hostile server cannot exhaust memory. */
 #define SOVCTL_MAX_ANSWER_BYTES (64u * 1024u * 1024u)
-/* Largest spec file read for `vm create`: same bound, sovd refuses far less. */
+/* Largest spec or tags file read (vm create, policy evaluate --tags): same bound, sovd refuses far less. */
 #define SOVCTL_MAX_SPEC_BYTES (64u * 1024u * 1024u)
 /* Nesting accepted in JSON we parse; deeper documents are refused, not recursed into. */
 #define SOVCTL_JSON_MAX_DEPTH 32

@@ -6,7 +6,13 @@
 - --json output is the server's JSON (compared with a direct GET);
 - an API error (start a running VM) prints the problem detail and exits 1;
 - a bad spec file exits 2, before anything is sent;
-- an unreachable socket exits 3 and names the socket.
+- an unreachable socket exits 3 and names the socket;
+- policy list/show/evaluate, pool list and backup-target list against the
+  shipped policies and the demo config (host and pools tagged FR): a dry run
+  that allows exits 0, one that denies exits 4 and names the violation;
+- a create refused by policy (a disk in a pool the config does not tag)
+  exits 1 with the decision in words on stderr; a start refused after the
+  pool is retagged likewise; vm show prints the compliance.
 
 Run: SOVD_BIN=build/sovd SOVCTL_BIN=build/api/sovctl/sovctl \
      PYTHONPATH=tests/integration /usr/bin/python3 -m unittest -v test_sovctl
@@ -15,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import unittest
@@ -28,7 +35,11 @@ TEST_POOL = "default-pool"
 TEST_NETWORK = "default"
 
 # Exit codes of docs/sovctl.md.
-EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_DENIED = 1, 2, 3, 4
+
+SHIPPED_POLICIES = {"eu-gdpr", "fr-sovereign", "hds", "secnumcloud", "unrestricted"}
+US_TAGS = {"jurisdiction": "US", "region": "US-VA", "site": "iad-1", "operator": "Example Inc",
+           "operator_jurisdiction": "US", "certifications": ["iso27001"]}
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -272,7 +283,9 @@ class SovctlTest(unittest.TestCase):
     def test_help(self):
         r = self.sovctl("--help")
         for word in ("host", "vm list", "vm create", "vm delete", "--delete-storage",
-                     "--socket", "--url", "--json", "--idempotency-key"):
+                     "--socket", "--url", "--json", "--idempotency-key", "policy list",
+                     "policy show", "policy evaluate", "pool list", "backup-target list",
+                     "audit list", "audit verify"):
             self.assertIn(word, r.stdout)
 
     def test_unreachable_socket(self):
@@ -282,6 +295,194 @@ class SovctlTest(unittest.TestCase):
         self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
         self.assertIn(path, r.stderr)
         self.assertEqual(r.stdout, "")
+
+    # -- policies and places -------------------------------------------------
+
+    def test_policy_list_shows_shipped_policies(self):
+        r = self.sovctl("policy", "list")
+        self.assertEqual(r.stdout.splitlines()[0].split(),
+                         ["NAME", "REVISION", "MODE", "DIGEST", "DESCRIPTION"])
+        rows = {row["NAME"]: row for row in table_rows(r.stdout)}
+        self.assertEqual(set(rows), SHIPPED_POLICIES)
+        for p in self.sovd.get("/v1/policies").json["policies"]:
+            self.assertEqual(rows[p["name"]]["DIGEST"], p["digest"][:12])
+            self.assertEqual(rows[p["name"]]["MODE"], p["mode"])
+            self.assertEqual(rows[p["name"]]["REVISION"], str(p["revision"]))
+        self.assertIn("SecNumCloud 3.2: qualified places in France", r.stdout)
+
+    def test_policy_list_json(self):
+        r = self.sovctl("--json", "policy", "list")
+        self.assertEqual(json.loads(r.stdout), self.sovd.get("/v1/policies").json)
+
+    def test_policy_show_secnumcloud(self):
+        r = self.sovctl("policy", "show", "secnumcloud")
+        api = self.sovd.get("/v1/policies/secnumcloud").json
+        self.assertEqual(block_value(r.stdout, "name"), "secnumcloud")
+        self.assertEqual(block_value(r.stdout, "digest"), api["digest"])
+        self.assertEqual(block_value(r.stdout, "mode"), "enforce")
+        self.assertRegex(r.stdout, r"(?m)^reasoning:$")
+        self.assertIn("ANSSI", r.stdout)
+        # Every rule in words: the certification requirement, the refs, the backup's other site.
+        for kind in ("compute", "storage", "snapshot", "backup", "migration"):
+            self.assertRegex(r.stdout, rf"(?m)^  {kind}:$")
+        self.assertRegex(r.stdout, r"(?m)^    require certifications:\s+secnumcloud:3\.2\b")
+        self.assertRegex(r.stdout, r"(?m)^    allow jurisdiction:\s+@fr$")
+        self.assertRegex(r.stdout, r"(?m)^    different site from host:\s+yes$")
+        self.assertRegex(r.stdout, r"(?m)^      - SecNumCloud 3\.2 §12\.5\.d: backups under the same location rules$")
+
+    def test_policy_show_unknown(self):
+        r = self.sovctl("policy", "show", "no-such-policy", expect=EXIT_API)
+        self.assertRegex(r.stderr, r"^sovctl: 404 ")
+
+    def test_evaluate_host_allowed(self):
+        r = self.sovctl("policy", "evaluate", "--policy", "secnumcloud", "--kind", "compute", "--host")
+        self.assertEqual(block_value(r.stdout, "outcome"), "allow (enforce mode)")
+        self.assertEqual(block_value(r.stdout, "policy"), "secnumcloud, revision 1")
+        self.assertRegex(r.stdout, r"(?m)^  compute on host '[^']+': allow$")
+        self.assertIn("jurisdiction=FR", r.stdout)
+        self.assertIn("- SecNumCloud 3.2 §19.2.b", r.stdout)
+        self.assertEqual(r.stderr, "")
+
+    def test_evaluate_pool_allowed(self):
+        r = self.sovctl("policy", "evaluate", "--policy", "fr-sovereign", "--kind", "storage",
+                        "--pool", TEST_POOL)
+        self.assertRegex(r.stdout, rf"(?m)^  storage on storage pool '{TEST_POOL}': allow$")
+
+    def test_evaluate_tags_denied(self):
+        path = self.write_spec("us-tags.json", US_TAGS)
+        r = self.sovctl("policy", "evaluate", "--policy", "fr-sovereign", "--kind", "storage",
+                        "--tags", path, expect=EXIT_DENIED)
+        self.assertEqual(block_value(r.stdout, "outcome"), "deny (enforce mode)")
+        self.assertEqual(block_value(r.stdout, "decided by"), "storage rule on the given tags")
+        self.assertRegex(r.stdout, r"(?m)^      - jurisdiction: found US, allowed \{@fr\}$")
+        self.assertRegex(r.stdout, r"(?m)^      - operator_jurisdiction: found US, allowed \{@fr\}$")
+        self.assertIn("- Customer requirement: data stored in France", r.stdout)
+
+    def test_evaluate_tags_from_stdin_at_time(self):
+        # A certification valid until 2027-06-30 no longer counts on 2027-07-01.
+        tags = dict(sovdtest.FR_PLACE_TAGS, certifications=[
+            {"name": "secnumcloud", "version": "3.2", "valid_until": "2027-06-30"}])
+        args = ("policy", "evaluate", "--policy", "secnumcloud", "--kind", "storage", "--tags", "-")
+        self.sovctl(*args, "--at", "2027-06-30", input=json.dumps(tags))
+        r = self.sovctl(*args, "--at", "2027-07-01T00:00:00Z", input=json.dumps(tags),
+                        expect=EXIT_DENIED)
+        self.assertEqual(block_value(r.stdout, "time"), "2027-07-01T00:00:00Z")
+        self.assertIn("certifications: found 3.2, required {secnumcloud:3.2}; "
+                      "certification secnumcloud:3.2 expired on 2027-06-30", r.stdout)
+
+    def test_evaluate_json_keeps_exit_status(self):
+        path = self.write_spec("us-tags-json.json", US_TAGS)
+        r = self.sovctl("--json", "policy", "evaluate", "--policy", "fr-sovereign", "--kind", "compute",
+                        "--tags", path, expect=EXIT_DENIED)
+        d = json.loads(r.stdout)
+        self.assertEqual((d["outcome"], d["operation"]), ("deny", "evaluate"))
+        self.assertEqual(d["checks"][0]["violations"][0]["found"], "US")
+
+    def test_evaluate_unknown_policy_denied(self):
+        r = self.sovctl("policy", "evaluate", "--policy", "no-such-policy", "--kind", "compute", "--host",
+                        expect=EXIT_DENIED)
+        self.assertIn("not loaded", block_value(r.stdout, "policy"))
+
+    def test_evaluate_unconfigured_pool_is_an_error(self):
+        r = self.sovctl("policy", "evaluate", "--policy", "fr-sovereign", "--kind", "storage",
+                        "--pool", "no-such-pool", expect=EXIT_API)
+        self.assertRegex(r.stderr, r"^sovctl: 404 .*no-such-pool")
+
+    def test_evaluate_usage_errors(self):
+        base = ("policy", "evaluate", "--policy", "fr-sovereign")
+        self.sovctl(*base, "--host", expect=EXIT_USAGE)                               # no --kind
+        self.sovctl(*base, "--kind", "storage", expect=EXIT_USAGE)                    # no place
+        self.sovctl(*base, "--kind", "storage", "--host", "--pool", TEST_POOL, expect=EXIT_USAGE)
+        self.sovctl(*base, "--kind", "restore", "--host", expect=EXIT_USAGE)
+        self.sovctl(*base, "--kind", "compute", "--host", "--at", "tomorrow", expect=EXIT_USAGE)
+        self.sovctl("policy", "evaluate", "--kind", "compute", "--host", expect=EXIT_USAGE)
+        self.sovctl("--idempotency-key", "k", *base, "--kind", "compute", "--host", expect=EXIT_USAGE)
+        self.sovctl("policy", "list", "--host", expect=EXIT_USAGE)
+        r = self.sovctl(*base, "--kind", "compute", "--tags", self.write_spec("list.json", "[]"),
+                        expect=EXIT_USAGE)
+        self.assertIn("JSON object", r.stderr)
+
+    def test_pool_list_shows_tags(self):
+        r = self.sovctl("pool", "list")
+        self.assertEqual(r.stdout.splitlines()[0].split(),
+                         ["NAME", "IN-LIBVIRT", "TAGGED", "JURISDICTION", "SITE", "CERTIFICATIONS"])
+        rows = {row["NAME"]: row for row in table_rows(r.stdout)}
+        self.assertEqual(rows[TEST_POOL]["IN-LIBVIRT"], "yes")
+        self.assertEqual(rows[TEST_POOL]["TAGGED"], "yes")
+        self.assertEqual(rows[TEST_POOL]["JURISDICTION"], "FR")
+        self.assertEqual(rows[TEST_POOL]["SITE"], "par-1")
+        self.assertRegex(r.stdout, rf"(?m)^{TEST_POOL} .*secnumcloud:3\.2, hds$")
+        # Configured but not in libvirt: listed, so that a typo shows.
+        self.assertEqual(rows["ghost-pool"]["IN-LIBVIRT"], "no")
+
+    def test_backup_target_list(self):
+        # The demo config has none: the header alone.
+        r = self.sovctl("backup-target", "list")
+        self.assertEqual(r.stdout.splitlines(),
+                         ["NAME  PATH  TAGGED  JURISDICTION  SITE  CERTIFICATIONS"])
+        r = self.sovctl("--json", "backup-target", "list")
+        self.assertEqual(json.loads(r.stdout), {"backup_targets": []})
+
+    # -- policy doors through sovctl ---------------------------------------
+
+    def test_create_refused_by_policy(self):
+        spec = vm_spec("ctl-untagged", disks=[{"pool": "unconfigured-pool", "size_gib": 1}])
+        r = self.sovctl("vm", "create", "-f", self.write_spec("ctl-untagged.json", spec),
+                        expect=EXIT_API)
+        self.assertEqual(r.stdout, "")
+        lines = r.stderr.splitlines()
+        self.assertRegex(lines[0], r"^sovctl: 403 .*unconfigured-pool.*\(request [A-Za-z0-9._-]+\)$")
+        self.assertRegex(r.stderr, r"(?m)^  decided by: storage rule on storage pool 'unconfigured-pool'$")
+        self.assertRegex(r.stderr, r"(?m)^  operation:  create$")
+        self.assertRegex(r.stderr, r"(?m)^    compute on host '[^']+': allow$")
+        self.assertRegex(r.stderr, r"(?m)^    storage on storage pool 'unconfigured-pool': deny$")
+        self.assertRegex(r.stderr, r"(?m)^        - untagged: .*unconfigured-pool.*never compliant$")
+        self.assertRegex(r.stderr, r"(?m)^        - Customer requirement: data stored in France$")
+        names = [vm["name"] for vm in self.sovd.get("/v1/vms").json["vms"]]
+        self.assertNotIn("ctl-untagged", names)
+
+    def test_vm_show_prints_compliance(self):
+        uuid = self.create_vm("ctl-compliance")
+        digest = self.sovd.get("/v1/policies/fr-sovereign").json["digest"]
+        r = self.sovctl("vm", "show", uuid)
+        self.assertRegex(r.stdout, rf"(?m)^  policy_digest:\s+{digest}$")    # binding
+        section = r.stdout[r.stdout.index("\ncompliance:\n"):]
+        self.assertRegex(section, r"(?m)^  status:\s+compliant$")
+        self.assertRegex(section, r"(?m)^  reasons:\s+\(none\)$")
+        self.assertRegex(section, rf"(?m)^  admitted digest:\s+{digest}$")
+        self.assertRegex(section, rf"(?m)^  current digest:\s+{digest}$")
+        self.assertRegex(section, r"(?m)^  policy changed:\s+no$")
+        self.assertRegex(section, r"(?m)^  drift:\s+\(none\)$")
+
+    def test_start_refused_after_pool_retagged(self):
+        # A sovd of its own: its config is changed under it.
+        conf = sovdtest.demo_config()
+        s = sovdtest.Sovd(config=conf).start()
+        self.addCleanup(s.cleanup)
+        created = s.post("/v1/vms", vm_spec("ctl-moved"))
+        self.assertEqual(created.status, 201, created)
+        uuid = created.json["uuid"]
+
+        # The operator learns the pool is in fact replicated to the US.
+        conf["storage_pools"][TEST_POOL] = {"tags": dict(US_TAGS)}
+        s.write_config(conf)
+        s.drain_notify()
+        s.proc.send_signal(signal.SIGHUP)
+        self.assertIsNotNone(s.wait_notify("READY=1", 5), s.read_log())
+
+        r = s.sovctl("vm", "show", "ctl-moved")
+        self.assertEqual(r.returncode, 0, r)
+        section = r.stdout[r.stdout.index("\ncompliance:\n"):]
+        self.assertRegex(section, r"(?m)^  status:\s+non-compliant$")
+        self.assertRegex(section, rf"(?m)^    - .*{TEST_POOL}.*US.*$")
+
+        r = s.sovctl("vm", "start", "ctl-moved")
+        self.assertEqual(r.returncode, EXIT_API, r)
+        self.assertRegex(r.stderr, r"^sovctl: 403 ")
+        self.assertRegex(r.stderr, r"(?m)^  operation:  start$")
+        self.assertRegex(r.stderr, rf"(?m)^    storage on storage pool '{TEST_POOL}': deny$")
+        self.assertRegex(r.stderr, r"(?m)^        - jurisdiction: found US, allowed \{@fr\}$")
+        self.assertEqual(s.get(f"/v1/vms/{uuid}").json["state"], "shutoff")
 
 
 if __name__ == "__main__":
