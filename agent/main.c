@@ -193,6 +193,12 @@ static int load_config(const struct options *o, struct config **ret, struct sovd
                         }
                 config_set_listen(c, l);
         }
+        for (char **l = c->listen; l && *l; l++)
+                if (strncmp(*l, "tcp:", 4) == 0 && !c->tls)
+                        return err_set(err, -EINVAL,
+                                       "listen '%s': TCP is served with mutual TLS only; configure \"tls\" (cert, key, "
+                                       "ca) in the configuration file",
+                                       *l);
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -282,7 +288,8 @@ static int start_listeners(const struct config *c) {
                                 log_error("socket-activated fd %d is not a listening stream socket", fd);
                                 return -EINVAL;
                         }
-                        r = api_serve(fd, "a socket-activated listener", &err);
+                        /* Activated sockets are local (unix); TCP is served only from the configuration, with TLS. */
+                        r = api_serve(fd, "a socket-activated listener", NULL, &err);
                         if (r < 0) {
                                 log_error("%s", err.msg);
                                 return r;
@@ -296,10 +303,15 @@ static int start_listeners(const struct config *c) {
         for (char **l = c->listen; l && *l; l++) {
                 int fd;
 
-                /* Only unix: addresses pass config validation in this version. */
-                r = api_bind_unix(*l + strlen("unix:"), &fd, &err);
+                bool tcp = strncmp(*l, "tcp:", 4) == 0;
+
+                if (tcp && !c->tls) {
+                        log_error("cannot listen on %s: TCP is served with mutual TLS only; configure \"tls\"", *l);
+                        return -EINVAL;
+                }
+                r = tcp ? api_bind_tcp(*l, &fd, &err) : api_bind_unix(*l + strlen("unix:"), &fd, &err);
                 if (r >= 0)
-                        r = api_serve(fd, *l, &err);
+                        r = api_serve(fd, *l, tcp ? c->tls : NULL, &err);
                 if (r < 0) {
                         log_error("cannot listen on %s: %s", *l, err.msg);
                         return r;

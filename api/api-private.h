@@ -36,7 +36,8 @@ struct api_request {
         uid_t uid;
         pid_t pid;
         enum role role;
-        char caller[48]; /* "uid=1000 pid=4242" */
+        char caller[192]; /* "uid=1000 pid=4242" or "cert CN=orchestrator (serial 1a2b)" */
+        char auth_error[256]; /* TLS: why no identity was established; "" when fine */
 
         /* Body, bounded by config->max_body_bytes. */
         char *body;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <netdb.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/socket.h>
@@ -92,11 +95,123 @@ int api_bind_unix(const char *path, int *ret_fd, struct sovd_err *err) {
         return 0;
 }
 
+int api_bind_tcp(const char *addr, int *ret_fd, struct sovd_err *err) {
+        _cleanup_free_ char *host = NULL;
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res = NULL;
+        const char *colon = strrchr(addr + 4, ':');
+        int fd = -1, r, one = 1;
+
+        host = strndup(addr + 4, (size_t) (colon - (addr + 4)));
+        if (!host)
+                return -ENOMEM;
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+                memmove(host, host + 1, strlen(host));
+                host[strlen(host) - 1] = '\0';
+        }
+        r = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
+        if (r != 0)
+                return err_set(err, -EADDRNOTAVAIL, "cannot resolve '%s': %s", addr, gai_strerror(r));
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+                if (fd < 0)
+                        continue;
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+                        break;
+                r = -errno;
+                close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(res);
+        if (fd < 0)
+                return err_set(err, r ? r : -EADDRNOTAVAIL, "cannot listen on '%s': %s", addr, strerror(r ? -r : EADDRNOTAVAIL));
+        *ret_fd = fd;
+        return 0;
+}
+
+/*
+ * The caller of a TLS connection: a client certificate that verifies
+ * against the configured CA (signature, validity dates, key usage), its
+ * CN and DNS names mapped to a role by tls.roles.
+ */
+static void identify_tls_caller(struct api_request *req, gnutls_session_t session) {
+        const gnutls_datum_t *certs;
+        gnutls_x509_crt_t crt = NULL;
+        unsigned status = 0, n = 0;
+        char *names[17] = {};
+        size_t n_names = 0;
+        char cn[256] = "", serial_hex[65] = "";
+        unsigned char serial[32];
+        size_t size;
+        int r;
+
+        req->role = ROLE_NONE;
+        certs = gnutls_certificate_get_peers(session, &n);
+        if (!certs || n == 0) {
+                snprintf(req->auth_error, sizeof(req->auth_error),
+                         "a client certificate signed by this agent's CA is required");
+                return;
+        }
+        r = gnutls_certificate_verify_peers2(session, &status);
+        if (r < 0 || status != 0) {
+                gnutls_datum_t out = {};
+                if (r >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) >= 0) {
+                        snprintf(req->auth_error, sizeof(req->auth_error), "client certificate refused: %s", out.data);
+                        gnutls_free(out.data);
+                } else
+                        snprintf(req->auth_error, sizeof(req->auth_error), "client certificate refused: %s",
+                                 gnutls_strerror(r));
+                return;
+        }
+        if (gnutls_x509_crt_init(&crt) < 0 || gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+                snprintf(req->auth_error, sizeof(req->auth_error), "client certificate cannot be read");
+                gnutls_x509_crt_deinit(crt);
+                return;
+        }
+        size = sizeof(cn);
+        if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &size) >= 0 && cn[0])
+                names[n_names++] = strdup(cn);
+        for (unsigned i = 0; n_names < ELEMENTSOF(names) - 1; i++) {
+                char san[256];
+                size = sizeof(san) - 1;
+                r = gnutls_x509_crt_get_subject_alt_name(crt, i, san, &size, NULL);
+                if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                        break;
+                if (r == GNUTLS_SAN_DNSNAME) {
+                        san[size] = '\0';
+                        names[n_names++] = strdup(san);
+                }
+        }
+        size = sizeof(serial);
+        if (gnutls_x509_crt_get_serial(crt, serial, &size) >= 0)
+                for (size_t i = 0; i < size && i < 32; i++)
+                        snprintf(serial_hex + 2 * i, 3, "%02x", serial[i]);
+        gnutls_x509_crt_deinit(crt);
+
+        for (size_t i = 0; i < n_names; i++)
+                if (!names[i]) {
+                        snprintf(req->auth_error, sizeof(req->auth_error), "out of memory");
+                        goto out;
+                }
+        req->role = config_role_for_subjects(req->config, names, n_names);
+        snprintf(req->caller, sizeof(req->caller), "cert CN=%.96s serial=%.40s", cn[0] ? cn : "(none)", serial_hex);
+out:
+        for (size_t i = 0; i < n_names; i++)
+                free(names[i]);
+}
+
 /*
  * The caller's role from SO_PEERCRED/SO_PEERGROUPS: the kernel vouches for
  * them, so no password or token is needed on the local socket.
  */
 static void identify_caller(struct api_request *req) {
+        const union MHD_ConnectionInfo *tls = MHD_get_connection_info(req->connection,
+                                                                      MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (tls && tls->tls_session) {
+                snprintf(req->caller, sizeof(req->caller), "cert (unverified)");
+                identify_tls_caller(req, (gnutls_session_t) tls->tls_session);
+                return;
+        }
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
         struct ucred cred;
         socklen_t len = sizeof(cred);
@@ -170,6 +285,11 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
         struct idempotency_answer replay = {};
         int r, code = 0;
 
+        /* TLS without a verified client certificate: refused before routing, so before any handler. */
+        if (req->auth_error[0]) {
+                reply_problem(req, -SOVD_E_UNAUTHENTICATED, req->auth_error);
+                return;
+        }
         route = router_match(req, req->method, req->url, &code, &allow);
         *ret_route = route;
         if (!route) {
@@ -486,20 +606,34 @@ _printf_(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
         log_debug("libmicrohttpd: %s", buf);
 }
 
-int api_serve(int fd, const char *description, struct sovd_err *err) {
+/* TLS 1.2 and 1.3 only, GnuTLS's secure defaults otherwise. */
+#define TLS_PRIORITIES "SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+
+int api_serve(int fd, const char *description, const struct tls_config *tls, struct sovd_err *err) {
         struct MHD_Daemon *d;
         _cleanup_config_ struct config *c = config_get();
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
         if (n_daemons >= MAX_LISTENERS) {
                 close(fd);
                 return err_set(err, -E2BIG, "at most %d listeners", MAX_LISTENERS);
         }
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                             access_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE,
-                             (unsigned) WORKER_THREADS, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONNECTION_TIMEOUT_S,
-                             MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-                             mhd_log, NULL, MHD_OPTION_END);
+        if (tls)
+                d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, NULL, MHD_OPTION_LISTEN_SOCKET,
+                                     fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned) WORKER_THREADS,
+                                     MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                                     (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
+                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                     tls->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, tls->key_pem,
+                                     /* A trust list makes MHD ask every client for its certificate. */
+                                     MHD_OPTION_HTTPS_MEM_TRUST, tls->ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
+                                     TLS_PRIORITIES, MHD_OPTION_END);
+        else
+                d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                                     MHD_OPTION_THREAD_POOL_SIZE, (unsigned) WORKER_THREADS,
+                                     MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                                     (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
+                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
         if (!d) {
                 close(fd);
                 return err_set(err, -EIO, "cannot start the HTTP server on %s", description);

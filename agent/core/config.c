@@ -35,6 +35,28 @@ struct config *config_ref(struct config *c) {
         return c;
 }
 
+static void wipe_free(char *s) {
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+}
+
+static void tls_config_free(struct tls_config *t) {
+        if (!t)
+                return;
+        free(t->cert_path);
+        free(t->key_path);
+        free(t->ca_path);
+        free(t->cert_pem);
+        wipe_free(t->key_pem);
+        free(t->ca_pem);
+        for (size_t i = 0; i < t->n_roles; i++)
+                free(t->roles[i].subject);
+        free(t->roles);
+        free(t);
+}
+
 static void place_config_done(struct place_config *p) {
         free(p->name);
         free(p->path);
@@ -59,6 +81,7 @@ struct config *config_unref(struct config *c) {
                 place_config_done(&c->backup_targets[i]);
         free(c->backup_targets);
         free(c->policy_dir);
+        tls_config_free(c->tls);
         free(c);
         return NULL;
 }
@@ -159,12 +182,22 @@ int config_check_listen(const char *addr, struct sovd_err *err) {
                                        addr, sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
                 return 0;
         }
-        if (strncmp(addr, "tcp:", 4) == 0)
-                return err_set(err, -EOPNOTSUPP,
-                               "listen address '%s': TCP listeners need mutual TLS, which this version of sovd "
-                               "does not implement yet; use a unix: socket",
-                               addr);
-        return err_set(err, -EINVAL, "listen address '%s': expected unix:PATH", addr);
+        if (strncmp(addr, "tcp:", 4) == 0) {
+                const char *colon = strrchr(addr + 4, ':');
+                char *end;
+                unsigned long port;
+
+                if (!colon || colon == addr + 4)
+                        return err_set(err, -EINVAL, "listen address '%s': expected tcp:HOST:PORT", addr);
+                errno = 0;
+                port = strtoul(colon + 1, &end, 10);
+                if (errno || *end || port == 0 || port > 65535)
+                        return err_set(err, -EINVAL, "listen address '%s': port must be 1-65535", addr);
+                if ((size_t) (colon - (addr + 4)) > 255)
+                        return err_set(err, -EINVAL, "listen address '%s': host too long", addr);
+                return 0;
+        }
+        return err_set(err, -EINVAL, "listen address '%s': expected unix:PATH or tcp:HOST:PORT", addr);
 }
 
 /* storage_pools / backup_targets: {name: {"tags": {...}} (+ "path" for targets)}. */
@@ -209,6 +242,75 @@ static int parse_places(struct json_object *obj, const char *key, bool with_path
                         return r;
         }
         return 0;
+}
+
+static int read_pem(const char *where, const char *path, char **ret, struct sovd_err *err) {
+        size_t len;
+        int r;
+
+        if (path[0] != '/')
+                return err_set(err, -EINVAL, "%s: must be an absolute path, got '%.128s'", where, path);
+        r = file_read_all(path, 1024 * 1024, ret, &len);
+        if (r < 0)
+                return err_set(err, r, "%s: cannot read '%.128s': %s", where, path, strerror(-r));
+        if (!strstr(*ret, "-----BEGIN ")) {
+                wipe_free(*ret);
+                *ret = NULL;
+                return err_set(err, -EINVAL, "%s: '%.128s' is not a PEM file", where, path);
+        }
+        return 0;
+}
+
+/* tls: {"cert", "key", "ca", "roles": {subject: role}} */
+static int parse_tls(struct json_object *o, struct tls_config **ret, struct sovd_err *err) {
+        static const char *const keys[] = { "cert", "key", "ca", "roles", NULL };
+        struct tls_config *t = calloc(1, sizeof(*t));
+        struct json_object *roles = NULL;
+        const char *cert = NULL, *key = NULL, *ca = NULL;
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        *ret = t;
+        if ((r = json_check_members(o, keys, "tls", err)) < 0 ||
+            (r = json_get_string(o, "cert", "tls", true, &cert, err)) < 0 ||
+            (r = json_get_string(o, "key", "tls", true, &key, err)) < 0 ||
+            (r = json_get_string(o, "ca", "tls", true, &ca, err)) < 0 ||
+            (r = json_get_object(o, "roles", "tls", false, &roles, err)) < 0)
+                return r;
+        if (!(t->cert_path = strdup(cert)) || !(t->key_path = strdup(key)) || !(t->ca_path = strdup(ca)))
+                return -ENOMEM;
+        if ((r = read_pem("tls.cert", cert, &t->cert_pem, err)) < 0 || (r = read_pem("tls.key", key, &t->key_pem, err)) < 0 ||
+            (r = read_pem("tls.ca", ca, &t->ca_pem, err)) < 0)
+                return r;
+        if (!roles)
+                return 0;
+        t->roles = calloc((size_t) json_object_object_length(roles) + 1, sizeof(*t->roles));
+        if (!t->roles)
+                return -ENOMEM;
+        json_object_object_foreach(roles, subject, val) {
+                int role;
+                if (!*subject || strlen(subject) > 255 || !utf8_is_printable(subject, strlen(subject)))
+                        return err_set(err, -EINVAL, "tls.roles: '%.64s' is not a certificate name", subject);
+                if (!json_object_is_type(val, json_type_string) || (role = role_from_string(json_object_get_string(val))) < 0)
+                        return err_set(err, -EINVAL, "tls.roles.%.64s: must be \"reader\", \"operator\" or \"admin\"",
+                                       subject);
+                t->roles[t->n_roles].subject = strdup(subject);
+                t->roles[t->n_roles].role = (enum role) role;
+                if (!t->roles[t->n_roles++].subject)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+enum role config_role_for_subjects(const struct config *c, char *const *names, size_t n) {
+        enum role best = ROLE_NONE;
+
+        for (size_t i = 0; c->tls && i < c->tls->n_roles; i++)
+                for (size_t k = 0; k < n; k++)
+                        if (streq(c->tls->roles[i].subject, names[k]) && c->tls->roles[i].role > best)
+                                best = c->tls->roles[i].role;
+        return best;
 }
 
 const struct place_config *config_storage_pool(const struct config *c, const char *name) {
@@ -271,7 +373,7 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
         static const char *const keys[] = {
                 "libvirt_uri",   "listen",         "state_dir",  "log_level",          "max_body_bytes",
                 "max_connections", "unix_roles", "host_tags", "storage_pools", "backup_targets",
-                "policy_dir",    "audit_rotate_bytes", NULL,
+                "policy_dir",    "audit_rotate_bytes", "tls", NULL,
         };
         _cleanup_config_ struct config *c = NULL;
         _cleanup_json_ struct json_object *doc = NULL;
@@ -396,6 +498,18 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
                 if ((r = config_set_string(&c->policy_dir, s)) < 0)
                         return r;
         }
+        struct json_object *tls = NULL;
+        if ((r = json_get_object(doc, "tls", "", false, &tls, err)) < 0)
+                goto fail;
+        if (tls && (r = parse_tls(tls, &c->tls, err)) < 0)
+                goto fail;
+        for (char **l = c->listen; l && *l; l++)
+                if (strncmp(*l, "tcp:", 4) == 0 && !c->tls) {
+                        r = err_set(err, -EINVAL, "listen: '%s' needs a \"tls\" section (cert, key, ca): TCP is "
+                                                  "served with mutual TLS only",
+                                    *l);
+                        goto fail;
+                }
         i = (int64_t) c->audit_rotate_bytes;
         if ((r = json_get_int(doc, "audit_rotate_bytes", "", false, 4096, INT64_C(1) << 40, &i, err)) < 0)
                 goto fail;

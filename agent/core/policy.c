@@ -200,11 +200,13 @@ static int find_group(struct value_group *const *groups, size_t n, const char *n
 /* Parses { tag: [values] } into @ret; @used collects the groups referenced. */
 static int parse_tag_rules(struct json_object *o, const char *ptr, struct value_group *const *groups,
                            size_t n_groups, bool *used, struct tag_rule **ret, size_t *ret_n, struct sovd_err *err) {
-        size_t n = (size_t) json_object_object_length(o), k = 0;
+        size_t n, k = 0;
         struct tag_rule *rules;
 
+        /* Before json_object_object_length(), which is only defined on objects. */
         if (!json_object_is_type(o, json_type_object))
                 return err_set(err, -EINVAL, "%s: must be an object of tag: [values]", ptr);
+        n = (size_t) json_object_object_length(o);
         rules = calloc(n ? n : 1, sizeof(*rules));
         if (!rules)
                 return -ENOMEM;
@@ -224,6 +226,9 @@ static int parse_tag_rules(struct json_object *o, const char *ptr, struct value_
                 m = get_string_list(list, lptr, LIST_MAX, err);
                 if (m < 0)
                         return m;
+                /* An empty allow list refuses every place, an empty deny list says nothing: both are slips. */
+                if (m == 0)
+                        return err_set(err, -EINVAL, "%s: must list at least one value", lptr);
                 r->tag = strdup(tag);
                 r->values = strv_new((size_t) m);
                 r->written = strv_new((size_t) m);
@@ -252,6 +257,12 @@ static int parse_tag_rules(struct json_object *o, const char *ptr, struct value_
                         } else if (is_country_tag(tag) && !country_code_is_valid(v))
                                 return err_set(err, -EINVAL, "%s/%d: '%.16s' is not an ISO 3166-1 alpha-2 code", lptr,
                                                i, v);
+                        /* Tags carry valid codes only: a malformed one would never match, and in a deny list
+                         * that lets every place through. */
+                        else if (streq(tag, "region") && !region_code_is_valid(v))
+                                return err_set(err, -EINVAL,
+                                               "%s/%d: '%.16s' is not an ISO 3166-2 subdivision code (e.g. FR-IDF)",
+                                               lptr, i, v);
                         if (!(r->written[r->n_written++] = strdup(v)))
                                 return -ENOMEM;
                 }
@@ -558,15 +569,38 @@ static struct violation *add_violation(struct check *c, enum violation_kind kind
         return v;
 }
 
-static const struct certification *find_cert(const struct tags *t, const char *name) {
+static bool cert_version_ok(const struct certification *c, const struct cert_requirement *req) {
+        return !req->min_version || (c->version && version_compare(c->version, req->min_version) >= 0);
+}
+
+/*
+ * The entry of @req's scheme that meets it at @now (*ret_ok true), else the
+ * one that explains the refusal best: one of a high enough version (so it
+ * expired), else the highest version. NULL: no entry of that scheme. Every
+ * entry counts, so an expired certificate listed next to its renewal does
+ * not hide the renewal.
+ */
+static const struct certification *find_cert(const struct tags *t, const struct cert_requirement *req, time_t now,
+                                             bool *ret_ok) {
         const struct certification *best = NULL;
 
-        /* With several entries of one scheme, the highest version counts. */
-        for (size_t i = 0; i < t->n_certs; i++)
-                if (streq(t->certs[i].name, name) &&
-                    (!best || (t->certs[i].version && (!best->version ||
-                                                       version_compare(t->certs[i].version, best->version) > 0))))
-                        best = &t->certs[i];
+        *ret_ok = false;
+        for (size_t i = 0; i < t->n_certs; i++) {
+                const struct certification *c = &t->certs[i];
+                bool version_ok;
+
+                if (!streq(c->name, req->name))
+                        continue;
+                version_ok = cert_version_ok(c, req);
+                if (version_ok && (!c->valid_until || now < c->valid_until)) {
+                        *ret_ok = true;
+                        return c;
+                }
+                if (!best || (version_ok && !cert_version_ok(best, req)) ||
+                    (version_ok == cert_version_ok(best, req) && c->version &&
+                     (!best->version || version_compare(c->version, best->version) > 0)))
+                        best = c;
+        }
         return best;
 }
 
@@ -617,9 +651,12 @@ void policy_check(const struct policy *policy, enum policy_kind kind, const stru
         }
         for (size_t i = 0; i < rule->n_certs; i++) {
                 const struct cert_requirement *req = &rule->certs[i];
-                const struct certification *c = find_cert(place->tags, req->name);
+                bool ok;
+                const struct certification *c = find_cert(place->tags, req, now, &ok);
                 char *const *expected = (char *const *) &rule->certs[i].written;
 
+                if (ok)
+                        continue;
                 if (!c) {
                         v = add_violation(ret, VIOLATION_CERTIFICATION, "certifications", NULL, expected, 1);
                         if (v)
@@ -627,7 +664,7 @@ void policy_check(const struct policy *policy, enum policy_kind kind, const stru
                                          req->written);
                         continue;
                 }
-                if (req->min_version && (!c->version || version_compare(c->version, req->min_version) < 0)) {
+                if (!cert_version_ok(c, req)) {
                         v = add_violation(ret, VIOLATION_CERTIFICATION, "certifications", c->version, expected, 1);
                         if (v)
                                 snprintf(v->reason, sizeof(v->reason), "certification %s is required; held: %s %s",

@@ -144,6 +144,10 @@ static int parse_certification(struct json_object *o, const char *where, size_t 
                     strncmp(rfc3339_format(t, back), until, 10) != 0)
                         return err_set(err, -EINVAL, "%s: valid_until must be a date YYYY-MM-DD, got '%.32s'", ctx,
                                        until);
+                /* 0 means "no expiry": 1969-12-31 would end up there and never expire. */
+                if (t < 0)
+                        return err_set(err, -EINVAL, "%s: valid_until must be 1970-01-01 or later, got '%.32s'", ctx,
+                                       until);
                 c->valid_until = t + 24 * 3600; /* the date is the last valid day */
         }
         c->name = strdup(name);

@@ -48,6 +48,8 @@ const char *err_name(int code) {
                 return "METHOD";
         case SOVD_E_POLICY_DENIED:
                 return "POLICY_DENIED";
+        case SOVD_E_UNAUTHENTICATED:
+                return "UNAUTHENTICATED";
         default:
                 break;
         }

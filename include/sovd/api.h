@@ -25,8 +25,16 @@ void api_set_config(struct config *config);
  */
 int api_bind_unix(const char *path, int *ret_fd, struct sovd_err *err);
 
-/* Serves HTTP on an already listening socket (ours, or from systemd). Takes the fd. */
-int api_serve(int fd, const char *description, struct sovd_err *err);
+/* Binds and listens on tcp:HOST:PORT (HOST may be a name, an address or [IPv6]). Returns the fd. */
+int api_bind_tcp(const char *addr, int *ret_fd, struct sovd_err *err);
+
+/*
+ * Serves HTTP on an already listening socket (ours, or from systemd). Takes
+ * the fd. With @tls, the listener speaks TLS 1.2+ only and every request
+ * must come with a client certificate that verifies against tls->ca;
+ * anything else is answered 401 before any handler runs.
+ */
+int api_serve(int fd, const char *description, const struct tls_config *tls, struct sovd_err *err);
 
 /* Stops accepting, finishes in-flight requests, frees everything. */
 void api_shutdown(void);

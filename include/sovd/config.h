@@ -47,6 +47,19 @@ struct place_config {
         struct tags tags;
 };
 
+/* Mutual TLS for tcp: listeners. Key material is wiped before it is freed. */
+struct tls_role {
+        char *subject; /* a certificate's CN or one of its DNS subject alternative names */
+        enum role role;
+};
+
+struct tls_config {
+        char *cert_path, *key_path, *ca_path;
+        char *cert_pem, *key_pem, *ca_pem; /* read when the configuration is loaded */
+        struct tls_role *roles;
+        size_t n_roles;
+};
+
 struct config {
         int n_ref;
         char *source; /* file it came from, NULL for the embedded default */
@@ -65,7 +78,11 @@ struct config {
         size_t n_backup_targets;
         char *policy_dir;
         uint64_t audit_rotate_bytes;
+        struct tls_config *tls; /* NULL: no TLS configured, tcp: listeners refused */
 };
+
+/* The role of a client certificate's names (CN and DNS SANs); ROLE_NONE when unmapped. */
+enum role config_role_for_subjects(const struct config *c, char *const *names, size_t n);
 
 /* The configured storage pool or backup target named @name, or NULL (untagged). */
 const struct place_config *config_storage_pool(const struct config *c, const char *name);

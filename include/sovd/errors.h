@@ -33,6 +33,8 @@ enum sovd_errno {
         SOVD_E_METHOD,
         /* A sovereignty policy denies the operation. */
         SOVD_E_POLICY_DENIED,
+        /* No trusted, valid client certificate on a TLS listener. */
+        SOVD_E_UNAUTHENTICATED,
         SOVD_ERRNO_MAX,
 };
 

@@ -33,9 +33,10 @@ class CommandLineTest(unittest.TestCase):
 
     def test_bad_flags(self):
         self.assertEqual(run("--frobnicate").returncode, 2)
-        r = run("--listen", "tcp:0.0.0.0:8443")
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("TLS", r.stderr)
+        r = run("--listen", "tcp:0.0.0.0:8443", "--check-config")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("mutual TLS", r.stderr)
+        self.assertEqual(run("--listen", "tcp:nohost").returncode, 2)
         r = run("--listen", "unix:relative.sock")
         self.assertEqual(r.returncode, 2)
         self.assertIn("absolute", r.stderr)
@@ -68,7 +69,9 @@ class ConfigErrorTest(unittest.TestCase):
         self.check({"libvirt_url": "qemu:///system"}, "libvirt_url", "unknown")
         self.check({"listen": "unix:/run/x.sock"}, "listen", "array")
         self.check({"listen": []}, "listen")
-        self.check({"listen": ["tcp:[::]:8443"]}, "listen[0]", "TLS")
+        self.check({"listen": ["tcp:[::]:8443"]}, "listen", "tls", "mutual TLS")
+        self.check({"listen": ["unix:/run/x.sock"], "tls": {"cert": "/nonexistent.crt", "key": "/k", "ca": "/c"}},
+                   "tls.cert", "/nonexistent.crt")
         self.check({"state_dir": "var/lib"}, "state_dir", "absolute")
         self.check({"log_level": "chatty"}, "log_level")
         self.check({"max_body_bytes": 10}, "max_body_bytes")

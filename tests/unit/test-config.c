@@ -244,14 +244,18 @@ static void test_config_listen_limits(void) {
         ASSERT_STR_CONTAINS(parse_fails(json), "socket path longer than 107 bytes");
 }
 
+/* TCP only with mutual TLS: a tcp: listener without a tls section is refused. */
 static void test_config_tcp_refused(void) {
         struct sovd_err err = {};
-        const char *msg = parse_fails_with("{\"listen\": [\"tcp:0.0.0.0:8443\"]}", -EOPNOTSUPP);
+        const char *msg = parse_fails_with("{\"listen\": [\"tcp:0.0.0.0:8443\"]}", -EINVAL);
 
-        ASSERT_STR_CONTAINS(msg, "listen[0]: listen address 'tcp:0.0.0.0:8443'");
-        ASSERT_STR_CONTAINS(msg, "TLS");
-        ASSERT_STR_CONTAINS(msg, "does not implement");
-        ASSERT_INT_EQ(config_check_listen("tcp:[::]:1", &err), -EOPNOTSUPP);
+        ASSERT_STR_CONTAINS(msg, "listen: 'tcp:0.0.0.0:8443' needs a \"tls\" section");
+        ASSERT_STR_CONTAINS(msg, "mutual TLS");
+        ASSERT_INT_EQ(config_check_listen("tcp:[::]:1", &err), 0);
+        ASSERT_INT_EQ(config_check_listen("tcp:host", &err), -EINVAL);
+        ASSERT_INT_EQ(config_check_listen("tcp:host:0", &err), -EINVAL);
+        ASSERT_INT_EQ(config_check_listen("tcp:host:65536", &err), -EINVAL);
+        ASSERT_INT_EQ(config_check_listen("tcp::8443", &err), -EINVAL);
         ASSERT_INT_EQ(config_check_listen("unix:/run/sovd/sovd.sock", &err), 0);
         ASSERT_INT_EQ(config_check_listen("unix:sovd.sock", &err), -EINVAL);
         ASSERT_INT_EQ(config_check_listen("UNIX:/x", &err), -EINVAL);
