@@ -6,6 +6,7 @@
  *   MHD workers   one small pool per listener: HTTP requests
  */
 #include <getopt.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "sovd/config.h"
 #include "sovd/fileio.h"
 #include "sovd/log.h"
+#include "sovd/peers.h"
 #include "sovd/policy-store.h"
 #include "sovd/recorder.h"
 #include "sovd/time-util.h"
@@ -365,6 +367,13 @@ int main(int argc, char **argv) {
         }
         log_set_max_level(active_config->log_level);
 
+        /* libcurl's global state (peers) must be set up before any thread uses it. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+                log_error("cannot initialise libcurl");
+                config_unref(active_config);
+                strv_free(opts.listen);
+                return EXIT_FAILURE;
+        }
         /* Block before any thread exists, so that only sd-event's signalfd sees them. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -440,6 +449,8 @@ out:
         vm_index_free();
         idempotency_store_free(idem);
         sd_event_unref(event);
+        peers_forget();
+        curl_global_cleanup();
         config_unref(active_config);
         strv_free(opts.listen);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -112,6 +112,7 @@ int handle_policy_evaluate(struct api_request *req, struct sovd_err *err);
 int handle_admission(struct api_request *req, struct sovd_err *err);
 int handle_storage_pools(struct api_request *req, struct sovd_err *err);
 int handle_backup_targets(struct api_request *req, struct sovd_err *err);
+int handle_peers(struct api_request *req, struct sovd_err *err);
 int handle_audit_list(struct api_request *req, struct sovd_err *err);
 int handle_audit_verify(struct api_request *req, struct sovd_err *err);
 

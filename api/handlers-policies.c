@@ -4,6 +4,7 @@
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/peers.h"
 #include "sovd/policy-store.h"
 #include "sovd/time-util.h"
 #include "sovd/virt-conn.h"
@@ -196,5 +197,21 @@ int handle_backup_targets(struct api_request *req, struct sovd_err *err) {
                     json_add(p, "tags", tags_to_json(&t->tags)) < 0)
                         return -ENOMEM;
         }
+        return reply_json(req, 200, o);
+}
+
+/* Every peer asked now, in parallel: reachable or not, and what it last said about itself. */
+int handle_peers(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct json_object *arr = NULL;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = peers_report(req->config, &arr, err);
+        if (r < 0)
+                return r;
+        if (json_add(o, "peers", arr) < 0)
+                return -ENOMEM;
         return reply_json(req, 200, o);
 }

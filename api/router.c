@@ -29,6 +29,7 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/policies/evaluate", handle_policy_evaluate, ROLE_READER, NULL, false },
         { "GET", "/v1/storage-pools", handle_storage_pools, ROLE_READER, NULL, false },
         { "GET", "/v1/backup-targets", handle_backup_targets, ROLE_READER, NULL, false },
+        { "GET", "/v1/peers", handle_peers, ROLE_READER, NULL, false },
         { "GET", "/v1/audit", handle_audit_list, ROLE_READER, audit_query, false },
         { "GET", "/v1/audit/verify", handle_audit_verify, ROLE_READER, NULL, false },
         /* The libvirt hook runs as root: admission answers admins only. */

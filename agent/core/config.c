@@ -48,6 +48,8 @@ static void tls_config_free(struct tls_config *t) {
         free(t->cert_path);
         free(t->key_path);
         free(t->ca_path);
+        free(t->client_cert_path);
+        free(t->client_key_path);
         free(t->cert_pem);
         wipe_free(t->key_pem);
         free(t->ca_pem);
@@ -82,6 +84,12 @@ struct config *config_unref(struct config *c) {
         free(c->backup_targets);
         free(c->policy_dir);
         tls_config_free(c->tls);
+        for (size_t i = 0; i < c->n_peers; i++) {
+                free(c->peers[i].name);
+                free(c->peers[i].url);
+                free(c->peers[i].subject);
+        }
+        free(c->peers);
         free(c);
         return NULL;
 }
@@ -263,10 +271,10 @@ static int read_pem(const char *where, const char *path, char **ret, struct sovd
 
 /* tls: {"cert", "key", "ca", "roles": {subject: role}} */
 static int parse_tls(struct json_object *o, struct tls_config **ret, struct sovd_err *err) {
-        static const char *const keys[] = { "cert", "key", "ca", "roles", NULL };
+        static const char *const keys[] = { "cert", "key", "ca", "roles", "client_cert", "client_key", NULL };
         struct tls_config *t = calloc(1, sizeof(*t));
         struct json_object *roles = NULL;
-        const char *cert = NULL, *key = NULL, *ca = NULL;
+        const char *cert = NULL, *key = NULL, *ca = NULL, *ccert = NULL, *ckey = NULL;
         int r;
 
         if (!t)
@@ -276,9 +284,16 @@ static int parse_tls(struct json_object *o, struct tls_config **ret, struct sovd
             (r = json_get_string(o, "cert", "tls", true, &cert, err)) < 0 ||
             (r = json_get_string(o, "key", "tls", true, &key, err)) < 0 ||
             (r = json_get_string(o, "ca", "tls", true, &ca, err)) < 0 ||
-            (r = json_get_object(o, "roles", "tls", false, &roles, err)) < 0)
+            (r = json_get_object(o, "roles", "tls", false, &roles, err)) < 0 ||
+            (r = json_get_string(o, "client_cert", "tls", false, &ccert, err)) < 0 ||
+            (r = json_get_string(o, "client_key", "tls", false, &ckey, err)) < 0)
                 return r;
-        if (!(t->cert_path = strdup(cert)) || !(t->key_path = strdup(key)) || !(t->ca_path = strdup(ca)))
+        if (!ccert != !ckey)
+                return err_set(err, -EINVAL, "tls: client_cert and client_key go together");
+        if ((ccert && (ccert[0] != '/' || access(ccert, R_OK) < 0)) || (ckey && (ckey[0] != '/' || access(ckey, R_OK) < 0)))
+                return err_set(err, -EINVAL, "tls: client_cert and client_key must be readable absolute paths");
+        if (!(t->cert_path = strdup(cert)) || !(t->key_path = strdup(key)) || !(t->ca_path = strdup(ca)) ||
+            !(t->client_cert_path = strdup(ccert ? ccert : cert)) || !(t->client_key_path = strdup(ckey ? ckey : key)))
                 return -ENOMEM;
         if ((r = read_pem("tls.cert", cert, &t->cert_pem, err)) < 0 || (r = read_pem("tls.key", key, &t->key_pem, err)) < 0 ||
             (r = read_pem("tls.ca", ca, &t->ca_pem, err)) < 0)
@@ -301,6 +316,54 @@ static int parse_tls(struct json_object *o, struct tls_config **ret, struct sovd
                         return -ENOMEM;
         }
         return 0;
+}
+
+/* peers: {name: {"url": "https://host:port", "subject"?: "name on its certificate"}} */
+static int parse_peers(struct json_object *o, struct config *c, struct sovd_err *err) {
+        size_t n = (size_t) json_object_object_length(o);
+        int r;
+
+        if (n > 64)
+                return err_set(err, -EINVAL, "peers: at most 64 peers");
+        c->peers = calloc(n + 1, sizeof(*c->peers));
+        if (!c->peers)
+                return -ENOMEM;
+        json_object_object_foreach(o, name, val) {
+                static const char *const keys[] = { "url", "subject", NULL };
+                struct peer_config *p = &c->peers[c->n_peers++];
+                const char *url = NULL, *subject = NULL;
+                char where[96];
+
+                snprintf(where, sizeof(where), "peers.%.64s", name);
+                if (!name_is_valid(name))
+                        return err_set(err, -EINVAL, "%s: invalid peer name", where);
+                if ((r = json_check_members(val, keys, where, err)) < 0 ||
+                    (r = json_get_string(val, "url", where, true, &url, err)) < 0 ||
+                    (r = json_get_string(val, "subject", where, false, &subject, err)) < 0)
+                        return r;
+                /* https only: a peer's identity is its certificate. No path, query or credentials. */
+                if (strncmp(url, "https://", 8) != 0 || strlen(url) > 300 || strpbrk(url + 8, "/?#@ \t\r\n\\") ||
+                    !strchr(url + 8, ':') || !utf8_is_printable(url, strlen(url)))
+                        return err_set(err, -EINVAL, "%s.url: must be https://HOST:PORT, got '%.128s'", where, url);
+                if (subject && (!*subject || strlen(subject) > 255 || strpbrk(subject, ":/ \t\r\n") ||
+                                !utf8_is_printable(subject, strlen(subject))))
+                        return err_set(err, -EINVAL, "%s.subject: must be a host name", where);
+                p->name = strdup(name);
+                p->url = strdup(url);
+                p->subject = subject ? strdup(subject) : NULL;
+                if (!p->name || !p->url || (subject && !p->subject))
+                        return -ENOMEM;
+        }
+        if (n > 0 && !c->tls)
+                return err_set(err, -EINVAL, "peers: talking to peers needs the \"tls\" section (client certificate and CA)");
+        return 0;
+}
+
+const struct peer_config *config_peer(const struct config *c, const char *name) {
+        for (size_t i = 0; i < c->n_peers; i++)
+                if (streq(c->peers[i].name, name))
+                        return &c->peers[i];
+        return NULL;
 }
 
 enum role config_role_for_subjects(const struct config *c, char *const *names, size_t n) {
@@ -373,7 +436,7 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
         static const char *const keys[] = {
                 "libvirt_uri",   "listen",         "state_dir",  "log_level",          "max_body_bytes",
                 "max_connections", "unix_roles", "host_tags", "storage_pools", "backup_targets",
-                "policy_dir",    "audit_rotate_bytes", "tls", NULL,
+                "policy_dir",    "audit_rotate_bytes", "tls", "peers", NULL,
         };
         _cleanup_config_ struct config *c = NULL;
         _cleanup_json_ struct json_object *doc = NULL;
@@ -502,6 +565,11 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
         if ((r = json_get_object(doc, "tls", "", false, &tls, err)) < 0)
                 goto fail;
         if (tls && (r = parse_tls(tls, &c->tls, err)) < 0)
+                goto fail;
+        struct json_object *peers = NULL;
+        if ((r = json_get_object(doc, "peers", "", false, &peers, err)) < 0)
+                goto fail;
+        if (peers && (r = parse_peers(peers, c, err)) < 0)
                 goto fail;
         for (char **l = c->listen; l && *l; l++)
                 if (strncmp(*l, "tcp:", 4) == 0 && !c->tls) {

@@ -55,9 +55,17 @@ struct tls_role {
 
 struct tls_config {
         char *cert_path, *key_path, *ca_path;
+        char *client_cert_path, *client_key_path; /* for talking to peers; default cert/key */
         char *cert_pem, *key_pem, *ca_pem; /* read when the configuration is loaded */
         struct tls_role *roles;
         size_t n_roles;
+};
+
+/* Another sovd agent, reached over mutual TLS. */
+struct peer_config {
+        char *name;
+        char *url;     /* https://host:port */
+        char *subject; /* the name its certificate must carry; NULL: the URL's host */
 };
 
 struct config {
@@ -79,7 +87,11 @@ struct config {
         char *policy_dir;
         uint64_t audit_rotate_bytes;
         struct tls_config *tls; /* NULL: no TLS configured, tcp: listeners refused */
+        struct peer_config *peers;
+        size_t n_peers;
 };
+
+const struct peer_config *config_peer(const struct config *c, const char *name);
 
 /* The role of a client certificate's names (CN and DNS SANs); ROLE_NONE when unmapped. */
 enum role config_role_for_subjects(const struct config *c, char *const *names, size_t n);
