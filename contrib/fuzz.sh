@@ -7,7 +7,7 @@
 # modified. On a crash, leak or timeout: prints the report and the
 # reproducer (kept under build-fuzz/fuzz-artifacts/) and exits non-zero.
 #
-# Usage: contrib/fuzz.sh [TARGET...]     targets: vm-spec config binding
+# Usage: contrib/fuzz.sh [TARGET...]     targets: vm-spec config binding policy
 # A reproducer replays with: build-fuzz/tests/fuzz/fuzz-TARGET FILE
 # and, once fixed, belongs in tests/fuzz/corpus/TARGET/ as a seed.
 set -euo pipefail
@@ -18,7 +18,7 @@ build=build-fuzz
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
-    targets=(vm-spec config binding)
+    targets=(vm-spec config binding policy)
 fi
 for t in "${targets[@]}"; do
     if [ ! -d "tests/fuzz/corpus/$t" ]; then

@@ -342,11 +342,17 @@ static void test_tags_parse_bad_date(void) {
         ASSERT_REFUSED(DOC(""), BAD_DATE(""));
         ASSERT_REFUSED("{\"certifications\": [{\"name\": \"hds\", \"valid_until\": 20270630}]}",
                        WHERE ".certifications[0].valid_until: must be a string");
+        /* valid_until 0 means no expiry: a date before 1970 must not turn into that. */
+        ASSERT_REFUSED(DOC("1969-12-31"), WHERE ".certifications[0]: valid_until must be 1970-01-01 or later, got '1969-12-31'");
+        ASSERT_REFUSED(DOC("1900-01-01"), WHERE ".certifications[0]: valid_until must be 1970-01-01 or later, got '1900-01-01'");
 #undef DOC
 #undef BAD_DATE
 
-        /* A leap day that exists. */
+        /* A leap day that exists; the first day there is. */
         struct tags t = {};
+        parse_ok("{\"certifications\": [{\"name\": \"hds\", \"valid_until\": \"1970-01-01\"}]}", &t);
+        ASSERT_INT_EQ(t.certs[0].valid_until, 24 * 3600);
+        tags_done(&t);
         parse_ok("{\"certifications\": [{\"name\": \"hds\", \"valid_until\": \"2028-02-29\"}]}", &t);
         ASSERT_INT_EQ(t.certs[0].valid_until, day("2028-03-01"));
         tags_done(&t);
