@@ -258,6 +258,13 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 log_warning("reload: libvirt_uri changed; it takes effect at the next restart");
         if (!streq(c->state_dir, active_config->state_dir))
                 log_warning("reload: state_dir changed; it takes effect at the next restart");
+        if (strv_length(c->listen) != strv_length(active_config->listen) ||
+            !streq_ptr(c->listen[0], active_config->listen[0]))
+                log_warning("reload: listen changed; it takes effect at the next restart");
+        if (c->tls && active_config->tls &&
+            (!streq(c->tls->cert_pem, active_config->tls->cert_pem) || !streq(c->tls->ca_pem, active_config->tls->ca_pem)))
+                log_warning("reload: the TLS certificate or CA changed; tcp: listeners keep the old ones until the "
+                            "next restart (tls.roles apply now)");
         log_set_max_level(c->log_level);
         api_set_config(c);
         config_unref(active_config);
@@ -290,22 +297,25 @@ static int start_listeners(const struct config *c) {
                                 log_error("socket-activated fd %d is not a listening stream socket", fd);
                                 return -EINVAL;
                         }
-                        /* Activated sockets are local (unix); TCP is served only from the configuration, with TLS. */
+                        /* Activated sockets are local (sovd.socket); TCP is opened below, with TLS. */
                         r = api_serve(fd, "a socket-activated listener", NULL, &err);
                         if (r < 0) {
                                 log_error("%s", err.msg);
                                 return r;
                         }
                 }
-                snprintf(listen_summary, sizeof(listen_summary), "%d socket-activated listener%s", n,
-                         n > 1 ? "s" : "");
+                off = (size_t) snprintf(listen_summary, sizeof(listen_summary), "%d socket-activated listener%s", n,
+                                        n > 1 ? "s" : "");
                 log_info("serving on %s", listen_summary);
-                return 0;
         }
         for (char **l = c->listen; l && *l; l++) {
                 int fd;
 
                 bool tcp = strncmp(*l, "tcp:", 4) == 0;
+
+                /* Under socket activation the unix socket comes from systemd; the tcp: ones are ours. */
+                if (n > 0 && !tcp)
+                        continue;
 
                 if (tcp && !c->tls) {
                         log_error("cannot listen on %s: TCP is served with mutual TLS only; configure \"tls\"", *l);

@@ -38,6 +38,7 @@ struct api_request {
         enum role role;
         char caller[192]; /* "uid=1000 pid=4242" or "cert CN=orchestrator (serial 1a2b)" */
         char auth_error[256]; /* TLS: why no identity was established; "" when fine */
+        char scope[160];      /* whose Idempotency-Keys: "uid:1000" or "cert:<issuer hash>:<serial>" */
 
         /* Body, bounded by config->max_body_bytes. */
         char *body;

@@ -15,6 +15,7 @@
 #include "sovd/log.h"
 #include "sovd/names.h"
 #include "sovd/recorder.h"
+#include "sovd/sha256.h"
 #include "sovd/vm-index.h"
 
 #define MAX_LISTENERS 16
@@ -152,11 +153,18 @@ static void identify_tls_caller(struct api_request *req, gnutls_session_t sessio
                          "a client certificate signed by this agent's CA is required");
                 return;
         }
-        r = gnutls_certificate_verify_peers2(session, &status);
+        /* The chain, the dates, and the TLS client purpose when the certificate states purposes. */
+        gnutls_typed_vdata_st purpose = { .type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                          .data = (unsigned char *) GNUTLS_KP_TLS_WWW_CLIENT };
+        r = gnutls_certificate_verify_peers(session, &purpose, 1, &status);
         if (r < 0 || status != 0) {
                 gnutls_datum_t out = {};
                 if (r >= 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) >= 0) {
-                        snprintf(req->auth_error, sizeof(req->auth_error), "client certificate refused: %s", out.data);
+                        size_t len = strlen((const char *) out.data);
+                        while (len > 0 && (out.data[len - 1] == ' ' || out.data[len - 1] == '.'))
+                                len--;
+                        snprintf(req->auth_error, sizeof(req->auth_error), "client certificate refused: %.*s",
+                                 (int) len, out.data);
                         gnutls_free(out.data);
                 } else
                         snprintf(req->auth_error, sizeof(req->auth_error), "client certificate refused: %s",
@@ -186,6 +194,14 @@ static void identify_tls_caller(struct api_request *req, gnutls_session_t sessio
         if (gnutls_x509_crt_get_serial(crt, serial, &size) >= 0)
                 for (size_t i = 0; i < size && i < 32; i++)
                         snprintf(serial_hex + 2 * i, 3, "%02x", serial[i]);
+        /* Idempotency keys are per certificate: issuer and serial name it uniquely under our CA. */
+        {
+                char issuer[512] = "", issuer_hash[65] = "";
+                size_t isize = sizeof(issuer);
+                if (gnutls_x509_crt_get_issuer_dn(crt, issuer, &isize) >= 0)
+                        (void) sha256_hex(issuer, strlen(issuer), issuer_hash);
+                snprintf(req->scope, sizeof(req->scope), "cert:%.16s:%.64s", issuer_hash, serial_hex);
+        }
         gnutls_x509_crt_deinit(crt);
 
         for (size_t i = 0; i < n_names; i++)
@@ -226,6 +242,7 @@ static void identify_caller(struct api_request *req) {
                 return;
         req->uid = cred.uid;
         req->pid = cred.pid;
+        snprintf(req->scope, sizeof(req->scope), "uid:%u", (unsigned) cred.uid);
         snprintf(req->caller, sizeof(req->caller), "uid=%u pid=%d", (unsigned) cred.uid, (int) cred.pid);
         if (cred.uid == 0) {
                 req->role = ROLE_ADMIN;
@@ -338,8 +355,12 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
                       ? MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Idempotency-Key")
                       : NULL;
         if (key) {
-                char scope[32];
+                const char *scope = req->scope;
 
+                if (!req->scope[0]) {
+                        reply_problem(req, -EACCES, "the caller cannot be identified: Idempotency-Key refused");
+                        return;
+                }
                 if (!idempotency_key_is_valid(key)) {
                         reply_problem(req, -EINVAL, "Idempotency-Key must be 1-255 printable ASCII characters");
                         return;
@@ -350,7 +371,6 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
                         reply_problem(req, -ENOMEM, NULL);
                         return;
                 }
-                snprintf(scope, sizeof(scope), "uid:%u", (unsigned) req->uid);
                 r = idempotency_begin(idempotency, scope, key, fingerprint, &replay, &err);
                 if (r < 0) {
                         reply_problem(req, r, err.msg);

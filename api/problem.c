@@ -10,7 +10,7 @@ static const struct {
         const char *title;
 } problem_table[] = {
         { -EINVAL, 400, "invalid-request", "Invalid request" },
-        { -SOVD_E_UNAUTHENTICATED, 401, "unauthenticated", "Client certificate required" },
+        { -SOVD_E_UNAUTHENTICATED, 401, "unauthenticated", "No valid client certificate" },
         { -EACCES, 403, "forbidden", "Forbidden" },
         { -EPERM, 403, "forbidden", "Forbidden" },
         { -SOVD_E_POLICY_DENIED, 403, "policy-denied", "Denied by sovereignty policy" },

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <ctype.h>
 #include <grp.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <sys/un.h>
 
@@ -298,6 +299,23 @@ static int parse_tls(struct json_object *o, struct tls_config **ret, struct sovd
         if ((r = read_pem("tls.cert", cert, &t->cert_pem, err)) < 0 || (r = read_pem("tls.key", key, &t->key_pem, err)) < 0 ||
             (r = read_pem("tls.ca", ca, &t->ca_pem, err)) < 0)
                 return r;
+        /* Catch a key that does not match the certificate, or is encrypted, now and not at listen time. */
+        {
+                gnutls_certificate_credentials_t cred;
+                gnutls_datum_t c_pem = { (unsigned char *) t->cert_pem, (unsigned) strlen(t->cert_pem) };
+                gnutls_datum_t k_pem = { (unsigned char *) t->key_pem, (unsigned) strlen(t->key_pem) };
+                gnutls_datum_t ca_pem = { (unsigned char *) t->ca_pem, (unsigned) strlen(t->ca_pem) };
+                if (gnutls_certificate_allocate_credentials(&cred) < 0)
+                        return -ENOMEM;
+                r = gnutls_certificate_set_x509_key_mem(cred, &c_pem, &k_pem, GNUTLS_X509_FMT_PEM);
+                int k = r < 0 ? 0 : gnutls_certificate_set_x509_trust_mem(cred, &ca_pem, GNUTLS_X509_FMT_PEM);
+                gnutls_certificate_free_credentials(cred);
+                if (r < 0)
+                        return err_set(err, -EINVAL, "tls: the key '%.128s' cannot be used with the certificate '%.128s': %s",
+                                       key, cert, gnutls_strerror(r));
+                if (k <= 0)
+                        return err_set(err, -EINVAL, "tls.ca: '%.128s' holds no usable CA certificate", ca);
+        }
         if (!roles)
                 return 0;
         t->roles = calloc((size_t) json_object_object_length(roles) + 1, sizeof(*t->roles));
