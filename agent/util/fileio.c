@@ -80,7 +80,10 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
         const char *p = data;
         int r;
 
-        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+        static unsigned long counter;
+        /* Unique per thread and call: two threads may replace the same file at once. */
+        if (asprintf(&tmp, "%s.tmp.%d.%lu", path, (int) gettid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED)) <
+            0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Jobs: long operations (snapshot with memory, backup, restore, migration)
+ * run by a small pool of worker threads. Each job is one JSON file in
+ * <state_dir>/jobs, rewritten atomically (write, fsync, rename) at every
+ * state change, so a restart finds every job: those that were queued or
+ * running are handed to their kind's recover() to learn from libvirt what
+ * actually happened, and end succeeded or failed with a reason — never
+ * forgotten, never left "running".
+ *
+ * At most one active (queued or running) job per VM: a second is refused
+ * with -EBUSY, which the API answers 409.
+ *
+ * Thread-safe: one mutex guards the table and a condition variable wakes
+ * the workers; kinds' callbacks run without the lock.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "sovd/errors.h"
+#include "sovd/id.h"
+
+enum job_state {
+        JOB_QUEUED,
+        JOB_RUNNING,
+        JOB_SUCCEEDED,
+        JOB_FAILED,
+        JOB_CANCELLED,
+        _JOB_STATE_MAX,
+};
+
+const char *job_state_to_string(enum job_state s);
+int job_state_from_string(const char *s);
+
+struct job;
+
+struct job_kind {
+        const char *name; /* "snapshot", "backup", ... */
+        /*
+         * Runs the operation on a worker thread. Returns 0, or a negative
+         * errno with @err saying why (the job then fails with that reason).
+         * Long operations check job_cancel_requested() where they can.
+         */
+        int (*run)(struct job *j, struct sovd_err *err);
+        /* Asks a running operation to stop (e.g. virDomainAbortJob); NULL: not cancellable once running. */
+        int (*cancel)(struct job *j, struct sovd_err *err);
+        /*
+         * After a restart, for a job found queued or running: looks at what
+         * libvirt has and returns JOB_SUCCEEDED or JOB_FAILED with @reason.
+         * NULL: such jobs fail with "interrupted by an agent restart".
+         */
+        enum job_state (*recover)(struct job *j, char *reason, size_t size);
+        /* Progress now (bytes done and total, from libvirt's job stats); NULL: none reported. */
+        int (*progress)(struct job *j, uint64_t *ret_done, uint64_t *ret_total);
+};
+
+/*
+ * Opens <@state_dir>/jobs (created 0700), loads every job, recovers the
+ * interrupted ones through their kinds, and starts @workers threads.
+ */
+int jobs_start(const char *state_dir, const struct job_kind *const *kinds, unsigned workers, struct sovd_err *err);
+
+/* Stops the workers after their current job (left "running" on disk: the next start recovers it). */
+void jobs_stop(void);
+
+/*
+ * Queues a job of @kind on @vm with @params (copied). Returns the job's id.
+ * -EBUSY when @vm already has an active job (with @err naming it), -EINVAL
+ * for an unknown kind.
+ */
+int jobs_submit(const char *kind, const char *vm, struct json_object *params, const char *request_id,
+                char ret_id[static ID_TEXT_LEN], struct sovd_err *err);
+
+/* One job as JSON: id, kind, vm, state, progress, error, result, request_id, timestamps. -ENOENT. */
+int jobs_get(const char *id, struct json_object **ret, struct sovd_err *err);
+
+/* Jobs matching @vm (NULL: any) and @state (-1: any), oldest first. */
+int jobs_list(const char *vm, int state, struct json_object **ret);
+
+/*
+ * Cancels: a queued job ends cancelled at once; a running one is asked to
+ * stop through its kind (-EOPNOTSUPP when it cannot be); a finished one is
+ * -EBUSY (nothing to cancel). -ENOENT when unknown.
+ */
+int jobs_cancel(const char *id, struct sovd_err *err);
+
+/* For kinds' callbacks. */
+const char *job_id(const struct job *j);
+const char *job_vm(const struct job *j);
+struct json_object *job_params(const struct job *j); /* borrowed, read-only */
+bool job_cancel_requested(const struct job *j);
+/* Stores the job's result (copied), shown once it succeeded. */
+int job_set_result(struct job *j, struct json_object *result);
