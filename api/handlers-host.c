@@ -68,7 +68,7 @@ int handle_host(struct api_request *req, struct sovd_err *err) {
         if (!uc || (r = json_add(o, "unknown_certifications", uc)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < n_unknown; i++)
-                if (json_object_array_add(uc, json_object_new_string(unknown[i])) < 0)
+                if (json_object_array_add(uc, json_new_string(unknown[i])) < 0)
                         return -ENOMEM;
 
         if (st.connected) {

@@ -160,16 +160,19 @@ static int check_uuid(struct api_request *req, struct sovd_err *err) {
         return 0;
 }
 
-/* The places a VM's disks are on, for admission: pool when known, else the bare path. */
-static size_t vm_disks(const struct vm_view *v, struct admission_disk *disks, size_t max) {
-        size_t n = 0;
+/*
+ * The places a VM's disks are on, for admission: pool when known, else the
+ * bare path. Every disk, however many: admission refuses to judge a subset.
+ */
+static struct admission_disk *vm_disks(const struct vm_view *v) {
+        struct admission_disk *disks = calloc(v->domain.n_disks + 1, sizeof(*disks));
 
-        for (size_t i = 0; i < v->domain.n_disks && n < max; i++)
-                disks[n++] = (struct admission_disk){
+        for (size_t i = 0; disks && i < v->domain.n_disks; i++)
+                disks[i] = (struct admission_disk){
                         .pool = v->disk_refs ? v->disk_refs[i].pool : NULL,
                         .path = v->domain.disks[i].path,
                 };
-        return n;
+        return disks;
 }
 
 /*
@@ -179,19 +182,19 @@ static size_t vm_disks(const struct vm_view *v, struct admission_disk *disks, si
 static struct json_object *compliance_to_json(const struct vm_view *v) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         _cleanup_decision_ struct decision *d = NULL;
-        struct admission_disk disks[VM_SPEC_MAX_DISKS * 2];
+        _cleanup_free_ struct admission_disk *disks = NULL;
         struct json_object *reasons = json_object_new_array();
 
         if (!o || json_add(o, "reasons", reasons) < 0 || !reasons || json_add(o, "drift", drift_recent(v->domain.uuid)) < 0)
                 return NULL;
         if (!v->binding) {
                 if (json_add_string(o, "status", v->binding_error ? "invalid-binding" : "unbound") < 0 ||
-                    (v->binding_error && json_object_array_add(reasons, json_object_new_string(v->binding_error)) < 0))
+                    (v->binding_error && json_object_array_add(reasons, json_new_string(v->binding_error)) < 0))
                         return NULL;
                 return TAKE_PTR(o);
         }
-        if (admission_decide_vm("compliance", v->binding->policy, disks, vm_disks(v, disks, ELEMENTSOF(disks)),
-                                time(NULL), &d) < 0)
+        disks = vm_disks(v);
+        if (!disks || admission_decide_vm("compliance", v->binding->policy, disks, v->domain.n_disks, time(NULL), &d) < 0)
                 return NULL;
         if (json_add_string(o, "status", d->would_deny ? "non-compliant" : "compliant") < 0 ||
             json_add_string(o, "admitted_digest", v->binding->policy_digest) < 0 ||
@@ -199,7 +202,7 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
             json_add_bool(o, "policy_changed", !d->policy || !v->binding->policy_digest ||
                                                        !streq(d->policy->digest, v->binding->policy_digest)) < 0)
                 return NULL;
-        if (!d->policy && json_object_array_add(reasons, json_object_new_string(d->reason)) < 0)
+        if (!d->policy && json_object_array_add(reasons, json_new_string(d->reason)) < 0)
                 return NULL;
         for (size_t i = 0; i < d->n_checks; i++)
                 for (size_t k = 0; k < d->checks[i].n_violations; k++) {
@@ -207,7 +210,7 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
                         snprintf(line, sizeof(line), "%s '%s' (%s rule): %s", d->checks[i].place.type,
                                  d->checks[i].place.name, policy_kind_to_string(d->checks[i].kind),
                                  d->checks[i].violations[k].reason);
-                        if (json_object_array_add(reasons, json_object_new_string(line)) < 0)
+                        if (json_object_array_add(reasons, json_new_string(line)) < 0)
                                 return NULL;
                 }
         return TAKE_PTR(o);
@@ -331,7 +334,7 @@ int handle_vm_delete(struct api_request *req, struct sovd_err *err) {
  */
 static int admit_start(struct api_request *req, struct sovd_err *err) {
         _cleanup_decision_ struct decision *d = NULL;
-        struct admission_disk disks[VM_SPEC_MAX_DISKS * 2];
+        _cleanup_free_ struct admission_disk *disks = NULL;
         struct vm_view v = {};
         int r;
 
@@ -349,8 +352,8 @@ static int admit_start(struct api_request *req, struct sovd_err *err) {
                 vm_view_done(&v);
                 return 0; /* not sovd's: no policy to apply */
         }
-        r = admission_decide_vm("start", v.binding->policy, disks, vm_disks(&v, disks, ELEMENTSOF(disks)), time(NULL),
-                                &d);
+        disks = vm_disks(&v);
+        r = disks ? admission_decide_vm("start", v.binding->policy, disks, v.domain.n_disks, time(NULL), &d) : -ENOMEM;
         if (r >= 0)
                 r = note_decision(req, d, req->uuid, v.domain.name, v.binding->tenant, err);
         vm_view_done(&v);

@@ -292,6 +292,35 @@ static bool is_json_media_type(const char *ct) {
         return n == strlen("application/json") && strncasecmp(ct, "application/json", n) == 0;
 }
 
+/*
+ * What an Idempotency-Key is bound to: method, path and the body's every
+ * byte, hashed. The body is outside input (NUL bytes, invalid UTF-8): it is
+ * never stored as text, so the stored entry always reads back.
+ */
+static int request_fingerprint(const struct api_request *req, char **ret) {
+        size_t mlen = strlen(req->method), ulen = strlen(req->url), n = mlen + 1 + ulen + 1 + req->body_len;
+        _cleanup_free_ char *buf = malloc(n);
+        char hex[SHA256_HEX_LEN];
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, req->method, mlen);
+        buf[mlen] = ' ';
+        memcpy(buf + mlen + 1, req->url, ulen);
+        buf[mlen + 1 + ulen] = '\n';
+        if (req->body_len > 0)
+                memcpy(buf + mlen + 1 + ulen + 1, req->body, req->body_len);
+        r = sha256_hex(buf, n, hex);
+        if (r < 0)
+                return r;
+        if (asprintf(ret, "sha256:%s", hex) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Runs the route with role, query, media type and idempotency checks around it. */
 static void dispatch_route(struct api_request *req, const struct api_route **ret_route) {
         const struct api_route *route;
@@ -365,10 +394,9 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
                         reply_problem(req, -EINVAL, "Idempotency-Key must be 1-255 printable ASCII characters");
                         return;
                 }
-                if (asprintf(&fingerprint, "%s %s\n%.*s", req->method, req->url, (int) req->body_len,
-                             req->body ? req->body : "") < 0) {
-                        fingerprint = NULL;
-                        reply_problem(req, -ENOMEM, NULL);
+                r = request_fingerprint(req, &fingerprint);
+                if (r < 0) {
+                        reply_problem(req, r, NULL);
                         return;
                 }
                 r = idempotency_begin(idempotency, scope, key, fingerprint, &replay, &err);

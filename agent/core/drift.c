@@ -131,7 +131,7 @@ struct json_object *drift_recent(const char *uuid) {
 
 /* Compliance of a bound VM now; NULL decision for an unbound or vanished one. */
 static int evaluate(const char *uuid, struct vm_view *ret_view, struct decision **ret) {
-        struct admission_disk disks[64];
+        _cleanup_free_ struct admission_disk *disks = NULL;
         struct sovd_err err;
         size_t n = 0;
         int r;
@@ -142,7 +142,11 @@ static int evaluate(const char *uuid, struct vm_view *ret_view, struct decision 
         *ret = NULL;
         if (!ret_view->binding)
                 return 0;
-        for (size_t i = 0; i < ret_view->domain.n_disks && n < ELEMENTSOF(disks); i++)
+        /* Every disk: admission refuses to judge a subset, so a truncated list would pass unchecked disks. */
+        disks = calloc(ret_view->domain.n_disks + 1, sizeof(*disks));
+        if (!disks)
+                return -ENOMEM;
+        for (size_t i = 0; i < ret_view->domain.n_disks; i++)
                 disks[n++] = (struct admission_disk){
                         .pool = ret_view->disk_refs ? ret_view->disk_refs[i].pool : NULL,
                         .path = ret_view->domain.disks[i].path,

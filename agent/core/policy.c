@@ -705,7 +705,7 @@ static struct json_object *strv_to_json(char *const *l, size_t n) {
         struct json_object *a = json_object_new_array_ext((int) n);
 
         for (size_t i = 0; a && i < n; i++)
-                if (json_object_array_add(a, json_object_new_string(l[i])) < 0) {
+                if (json_object_array_add(a, json_new_string(l[i])) < 0) {
                         json_object_put(a);
                         return NULL;
                 }

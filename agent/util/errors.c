@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sovd/errors.h"
 
 int err_set(struct sovd_err *err, int code, const char *fmt, ...) {
+        char msg[sizeof(err->msg)];
         va_list ap;
 
         if (!err)
                 return code;
+        /* Formatted aside first: an argument may be err->msg itself (wrapping the previous message). */
         va_start(ap, fmt);
-        (void) vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        (void) vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        memcpy(err->msg, msg, sizeof(msg));
         return code;
 }
 

@@ -186,11 +186,21 @@ int json_add(struct json_object *obj, const char *key, struct json_object *value
         return 0;
 }
 
+struct json_object *json_new_string(const char *value) {
+        _cleanup_free_ char *valid = NULL;
+
+        /* json-c writes the bytes as they are: what is not UTF-8 would make the document invalid JSON. */
+        if (utf8_is_valid(value, strlen(value)))
+                return json_object_new_string(value);
+        valid = utf8_make_valid(value);
+        return valid ? json_object_new_string(valid) : NULL;
+}
+
 int json_add_string(struct json_object *obj, const char *key, const char *value) {
         struct json_object *v = NULL;
 
         if (value) {
-                v = json_object_new_string(value);
+                v = json_new_string(value);
                 if (!v)
                         return -ENOMEM;
         }

@@ -88,6 +88,72 @@ bool utf8_is_printable(const char *s, size_t len) {
         return true;
 }
 
+size_t utf8_sequence_length(const char *s, size_t len) {
+        const unsigned char *p = (const unsigned char *) s;
+        unsigned cp;
+        size_t extra;
+
+        if (len == 0)
+                return 0;
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+                extra = 1;
+                cp = p[0] & 0x1f;
+        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                extra = 2;
+                cp = p[0] & 0x0f;
+        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                extra = 3;
+                cp = p[0] & 0x07;
+        } else
+                return 0;
+        if (len <= extra)
+                return 0;
+        for (size_t i = 1; i <= extra; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return extra + 1;
+}
+
+bool utf8_is_valid(const char *s, size_t len) {
+        for (size_t i = 0, n; i < len; i += n) {
+                n = utf8_sequence_length(s + i, len - i);
+                if (n == 0)
+                        return false;
+        }
+        return true;
+}
+
+char *utf8_make_valid(const char *s) {
+        static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+        size_t len = strlen(s), k = 0;
+        char *out;
+
+        /* Each bad byte grows to at most 3. */
+        out = malloc(len * 3 + 1);
+        if (!out)
+                return NULL;
+        for (size_t i = 0, n; i < len; i += n) {
+                n = utf8_sequence_length(s + i, len - i);
+                if (n == 0) {
+                        memcpy(out + k, replacement, 3);
+                        k += 3;
+                        n = 1;
+                } else {
+                        memcpy(out + k, s + i, n);
+                        k += n;
+                }
+        }
+        out[k] = '\0';
+        return out;
+}
+
 bool label_value_is_valid(const char *s) {
         size_t n = strlen(s);
 

@@ -54,7 +54,13 @@ int json_get_object(struct json_object *obj, const char *key, const char *where,
 int json_get_array(struct json_object *obj, const char *key, const char *where, bool required,
                    struct json_object **ret, struct sovd_err *err);
 
-/* Adds a string member, or JSON null when @value is NULL. Returns -ENOMEM. */
+/*
+ * A JSON string of @value; bytes that are not well-formed UTF-8 become
+ * U+FFFD (see utf8_make_valid()), so every document sovd writes is UTF-8.
+ * NULL on ENOMEM.
+ */
+struct json_object *json_new_string(const char *value);
+/* Adds a string member (made valid UTF-8 as above), or JSON null when @value is NULL. Returns -ENOMEM. */
 int json_add_string(struct json_object *obj, const char *key, const char *value);
 int json_add_int(struct json_object *obj, const char *key, int64_t value);
 int json_add_bool(struct json_object *obj, const char *key, bool value);

@@ -38,3 +38,19 @@ bool uuid_text_is_valid(const char *s);
  * none of U+FFFE and U+FFFF, which XML 1.0 forbids.
  */
 bool utf8_is_printable(const char *s, size_t len);
+
+/*
+ * Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
+ * no surrogates, nothing beyond U+10FFFF) that starts @s, which has @len
+ * bytes left; 0 when @s does not start one. Control characters count.
+ */
+size_t utf8_sequence_length(const char *s, size_t len);
+/* True when the whole of @s is well-formed UTF-8 (control characters allowed). */
+bool utf8_is_valid(const char *s, size_t len);
+/*
+ * A copy of @s (malloc'd, NULL on ENOMEM) with every byte that is not part
+ * of a well-formed UTF-8 sequence replaced by U+FFFD: raw bytes from outside
+ * (a percent-decoded path, a header) or a message cut in the middle of a
+ * character can then go into JSON, which must be UTF-8.
+ */
+char *utf8_make_valid(const char *s);

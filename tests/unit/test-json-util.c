@@ -260,8 +260,24 @@ static void test_json_util_add_and_serialise(void) {
                       "\"q\":\"\\\"<\\n>\\\"\"}");
 }
 
+static void test_json_util_add_string_makes_utf8(void) {
+        _cleanup_json_ struct json_object *o = json_object_new_object(), *back = NULL;
+        const char *text;
+
+        /* A percent-decoded path or a message cut mid-character: what is written must parse back. */
+        ASSERT_NOT_NULL(o);
+        ASSERT_OK(json_add_string(o, "path", "/v1/vms/\xff\xfe/start"));
+        ASSERT_OK(json_add_string(o, "cut", "caf\xc3"));
+        ASSERT_OK(json_add_string(o, "ok", "caf\xc3\xa9"));
+        text = json_to_string(o);
+        ASSERT_STR_EQ(text, "{\"path\":\"/v1/vms/\xef\xbf\xbd\xef\xbf\xbd/start\",\"cut\":\"caf\xef\xbf\xbd\","
+                            "\"ok\":\"caf\xc3\xa9\"}");
+        ASSERT_OK(json_parse_strict(text, strlen(text), &back, NULL));
+}
+
 TEST_MAIN(TEST(test_json_util_parse_valid), TEST(test_json_util_parse_rejects_trailing_data),
           TEST(test_json_util_parse_rejects_nul), TEST(test_json_util_parse_depth),
           TEST(test_json_util_parse_rejects_bad_utf8), TEST(test_json_util_parse_rejects_malformed),
           TEST(test_json_util_check_members), TEST(test_json_util_get_string), TEST(test_json_util_get_int),
-          TEST(test_json_util_get_bool_object_array), TEST(test_json_util_add_and_serialise))
+          TEST(test_json_util_get_bool_object_array), TEST(test_json_util_add_and_serialise),
+          TEST(test_json_util_add_string_makes_utf8))

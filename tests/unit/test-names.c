@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "sovd/errors.h"
 #include "sovd/names.h"
 #include "test-harness.h"
 
@@ -157,6 +158,43 @@ static void test_names_utf8_is_printable(void) {
         ASSERT_FALSE(utf8_is_printable("\xc3\xa9", 1));
 }
 
+static void test_names_utf8_make_valid(void) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "", "" },
+                { "plain", "plain" },
+                { "ctl\x01" "ok", "ctl\x01" "ok" },                     /* controls are valid UTF-8; JSON escapes them */
+                { "caf\xc3\xa9", "caf\xc3\xa9" },
+                { "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+                { "\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd" },
+                { "cut\xc3", "cut\xef\xbf\xbd" },                  /* a message cut mid-character */
+                { "cut\xe2\x82", "cut\xef\xbf\xbd\xef\xbf\xbd" },
+                { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },     /* overlong */
+                { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+                { "a\x80" "b", "a\xef\xbf\xbd" "b" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                _cleanup_free_ char *got = utf8_make_valid(cases[i].in);
+                ASSERT_NOT_NULL(got);
+                if (!streq(got, cases[i].out))
+                        TEST_FAIL("case %zu: got \"%s\", expected \"%s\"", i, got, cases[i].out);
+                ASSERT_TRUE(utf8_is_valid(got, strlen(got)));
+                ASSERT_TRUE(utf8_is_valid(cases[i].in, strlen(cases[i].in)) == streq(cases[i].in, cases[i].out));
+        }
+}
+
+static void test_names_err_set_wraps_itself(void) {
+        struct sovd_err err = {};
+
+        /* Wrapping the previous message in a new one: the argument is the destination. */
+        err_set(&err, -EIO, "inner %s", "cause");
+        ASSERT_INT_EQ(err_set(&err, -EIO, "outer (%s); done", err.msg), -EIO);
+        if (!streq(err.msg, "outer (inner cause); done"))
+                TEST_FAIL("got \"%s\"", err.msg);
+}
+
 static void test_names_uuid_text_is_valid(void) {
         ASSERT_TRUE(uuid_text_is_valid("123e4567-e89b-42d3-a456-426614174000"));
         ASSERT_TRUE(uuid_text_is_valid("00000000-0000-0000-0000-000000000000"));
@@ -173,4 +211,5 @@ static void test_names_uuid_text_is_valid(void) {
 }
 
 TEST_MAIN(TEST(test_names_name_is_valid), TEST(test_names_volume_name_is_valid), TEST(test_names_label_key_is_valid), TEST(test_names_label_value_is_valid),
-          TEST(test_names_utf8_is_printable), TEST(test_names_uuid_text_is_valid))
+          TEST(test_names_utf8_is_printable), TEST(test_names_utf8_make_valid), TEST(test_names_err_set_wraps_itself),
+          TEST(test_names_uuid_text_is_valid))

@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Regressions found by hostile use of the API: raw bytes that are not UTF-8
+in paths and headers, request bodies that are not text, long UTF-8 disk
+paths, and VMs with more disks than sovd creates."""
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sovdtest  # noqa: E402
+
+BINDING = ("<s:binding xmlns:s='urn:sovd:binding:1'><s:tenant>acme</s:tenant>"
+           "<s:policy>fr-sovereign</s:policy></s:binding>")
+WIDE_UUID = "0d3c1b0e-4a43-4b1b-9d3a-5b6b8f1e2a11"
+
+
+def target(i):
+    """vda, vdb, ..., vdz, vdaa, ...: the names libvirt accepts."""
+    s, i = "", i + 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(97 + r) + s
+    return "vd" + s
+
+
+def wide_node_xml(n_good):
+    """A test-driver host with one bound VM: @n_good disks in fr-pool, then one on an untagged path."""
+    disks = "".join(f"<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                    f"<source file='/var/lib/sovd-test/fr-pool/w{i}.qcow2'/>"
+                    f"<target dev='{target(i)}' bus='virtio'/></disk>" for i in range(n_good))
+    disks += (f"<disk type='file' device='disk'><source file='/elsewhere/us/evil.img'/>"
+              f"<target dev='{target(n_good)}' bus='virtio'/></disk>")
+    vols = "".join(f"<volume type='file'><name>w{i}.qcow2</name><capacity unit='GiB'>1</capacity>"
+                   f"<target><format type='qcow2'/></target></volume>" for i in range(n_good))
+    return f"""<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>2</threads>
+       <active>8</active><mhz>2400</mhz><model>x86_64</model></cpu>
+  <memory>16777216</memory>
+  <domain type='test'>
+    <name>wide</name><uuid>{WIDE_UUID}</uuid><memory>262144</memory><vcpu>1</vcpu>
+    <os><type>hvm</type></os>
+    <metadata>{BINDING}</metadata>
+    <devices>{disks}</devices>
+  </domain>
+  <pool type='dir'>
+    <name>fr-pool</name><uuid>35bb2ad9-388a-cdfe-461a-b8907f6e53fe</uuid>
+    <capacity>1125899906842624</capacity><allocation>0</allocation><available>1125899906842624</available>
+    <target><path>/var/lib/sovd-test/fr-pool</path></target>{vols}
+  </pool>
+</node>
+"""
+
+
+def raw_request(sovd, data, timeout=10):
+    """Sends @data as is and returns (status, headers text, body bytes)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sovd.socket_path)
+    s.sendall(data)
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head.decode("latin-1"), body
+
+
+class HostileBytesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sovd = sovdtest.Sovd(config=sovdtest.demo_config()).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sovd.cleanup()
+
+    def audit_records(self):
+        out, cursor = [], None
+        while True:
+            page = self.sovd.get("/v1/audit?limit=1000" + (f"&cursor={cursor}" if cursor else "")).json
+            out += page["records"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return out
+
+    def test_path_that_is_not_utf8(self):
+        # %ff%fe decodes to bytes that are not UTF-8: the problem document must still be
+        # UTF-8 JSON, and the refused call must still be audited (it was silently dropped).
+        rid = "hostile-path-bytes"
+        status, _, body = raw_request(self.sovd, (
+            "POST /v1/vms/%ff%fe/start HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+            f"X-Request-Id: {rid}\r\nConnection: close\r\n\r\n").encode())
+        self.assertEqual(status, 400)
+        problem = json.loads(body.decode("utf-8"))
+        self.assertEqual(problem["instance"], "/v1/vms/\ufffd\ufffd/start")
+        mine = [r for r in self.audit_records() if r["request_id"] == rid]
+        self.assertEqual(len(mine), 1, "the refused call was not audited")
+        self.assertEqual(mine[0]["path"], "/v1/vms/\ufffd\ufffd/start")
+        self.assertEqual(mine[0]["status"], 400)
+        self.assertTrue(self.sovd.get("/v1/audit/verify").json["valid"])
+
+    def test_content_type_that_is_not_utf8(self):
+        rid = "hostile-ctype-bytes"
+        status, _, body = raw_request(self.sovd, (
+            b"POST /v1/vms HTTP/1.1\r\nHost: x\r\nContent-Type: \xff\xfe\r\nContent-Length: 2\r\n"
+            b"X-Request-Id: " + rid.encode() + b"\r\nConnection: close\r\n\r\n{}"))
+        self.assertEqual(status, 415)
+        self.assertIn("\ufffd", json.loads(body.decode("utf-8"))["detail"])
+        self.assertEqual(len([r for r in self.audit_records() if r["request_id"] == rid]), 1)
+
+    def test_idempotency_key_with_a_body_that_is_not_text(self):
+        # Bodies with invalid UTF-8 or a NUL byte: their stored answer could not be read
+        # back, so the key was neither replayed nor protected against reuse.
+        for n, body in enumerate([b'{"name": "\xff"}', b'{}\x00trailer']):
+            key = f"hostile-body-{n}"
+            hdrs = {"Idempotency-Key": key, "Content-Type": "application/json"}
+            first = self.sovd.post("/v1/vms", raw=body, headers=hdrs)
+            self.assertEqual(first.status, 400)
+            again = self.sovd.post("/v1/vms", raw=body, headers=hdrs)
+            self.assertEqual(again.status, 400)
+            self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+            self.assertEqual(again.raw, first.raw)
+            other = self.sovd.post("/v1/vms", raw=body[:-1] + b"!", headers=hdrs)
+            self.assertEqual(other.status, 422, other.raw)
+
+    def test_admission_of_a_long_utf8_disk_path(self):
+        # The decision's reason is cut to a fixed buffer, once in the middle of a
+        # character: the record would not verify, and admission answered 500 with
+        # a garbled detail (err_set() formatting err->msg into itself).
+        for n in (150, 151, 152, 200, 300):
+            path = "/a" + "\u00e9" * n
+            xml = (f"<domain type='kvm'><name>d1</name><metadata>{BINDING}</metadata><devices>"
+                   f"<disk type='file' device='disk'><source file='{path}'/></disk></devices></domain>")
+            r = self.sovd.post("/v1/admission", {"operation": "start", "domain": "d1", "domain_xml": xml})
+            self.assertEqual(r.status, 200, r.raw[:400])
+            self.assertFalse(r.json["allowed"])
+            json.loads(r.raw.decode("utf-8"))
+        self.assertTrue(self.sovd.get("/v1/audit/verify").json["valid"])
+
+
+class ManyDisksTest(unittest.TestCase):
+    """A bound VM with more disks than the API creates: every disk is judged."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sovd-hostile-node-")
+        cls.node = os.path.join(cls.tmp, "node.xml")
+        with open(cls.node, "w") as f:
+            f.write(wide_node_xml(32))  # the 33rd disk is on an untagged path
+        cls.sovd = sovdtest.Sovd(libvirt_uri="test://" + cls.node, config=sovdtest.demo_config()).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sovd.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_compliance_and_start_door_see_the_33rd_disk(self):
+        s = self.sovd
+        vm = s.get(f"/v1/vms/{WIDE_UUID}").json
+        self.assertEqual(len(vm["disks"]), 33)
+        self.assertEqual(vm["compliance"]["status"], "non-compliant", vm["compliance"])
+        self.assertTrue(any("/elsewhere/us/evil.img" in x for x in vm["compliance"]["reasons"]))
+        self.assertEqual(s.post(f"/v1/vms/{WIDE_UUID}/stop").status, 200)
+        r = s.post(f"/v1/vms/{WIDE_UUID}/start")
+        self.assertEqual(r.status, 403, r.raw[:300])
+        self.assertEqual(r.json["type"], "urn:sovd:problem:policy-denied")
+        self.assertEqual(s.get(f"/v1/vms/{WIDE_UUID}").json["state"], "shutoff")
+
+
+if __name__ == "__main__":
+    unittest.main()
