@@ -161,21 +161,6 @@ static int check_uuid(struct api_request *req, struct sovd_err *err) {
 }
 
 /*
- * The places a VM's disks are on, for admission: pool when known, else the
- * bare path. Every disk, however many: admission refuses to judge a subset.
- */
-static struct admission_disk *vm_disks(const struct vm_view *v) {
-        struct admission_disk *disks = calloc(v->domain.n_disks + 1, sizeof(*disks));
-
-        for (size_t i = 0; disks && i < v->domain.n_disks; i++)
-                disks[i] = (struct admission_disk){
-                        .pool = v->disk_refs ? v->disk_refs[i].pool : NULL,
-                        .path = v->domain.disks[i].path,
-                };
-        return disks;
-}
-
-/*
  * Compliance now: the VM's policy re-evaluated against the current host,
  * pools and policy set, whatever it was admitted under.
  */
@@ -184,6 +169,7 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
         _cleanup_decision_ struct decision *d = NULL;
         _cleanup_free_ struct admission_disk *disks = NULL;
         struct json_object *reasons = json_object_new_array();
+        size_t n_places = 0;
 
         if (!o || json_add(o, "reasons", reasons) < 0 || !reasons || json_add(o, "drift", drift_recent(v->domain.uuid)) < 0)
                 return NULL;
@@ -193,8 +179,8 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
                         return NULL;
                 return TAKE_PTR(o);
         }
-        disks = vm_disks(v);
-        if (!disks || admission_decide_vm("compliance", v->binding->policy, disks, v->domain.n_disks, time(NULL), &d) < 0)
+        disks = vm_view_storage_places(v, &n_places);
+        if (!disks || admission_decide_vm("compliance", v->binding->policy, disks, n_places, time(NULL), &d) < 0)
                 return NULL;
         if (json_add_string(o, "status", d->would_deny ? "non-compliant" : "compliant") < 0 ||
             json_add_string(o, "admitted_digest", v->binding->policy_digest) < 0 ||
@@ -333,6 +319,7 @@ int handle_vm_delete(struct api_request *req, struct sovd_err *err) {
  * and every disk's pool now. Returns 1 when the answer (a denial) is set.
  */
 static int admit_start(struct api_request *req, struct sovd_err *err) {
+        size_t n_places = 0;
         _cleanup_decision_ struct decision *d = NULL;
         _cleanup_free_ struct admission_disk *disks = NULL;
         struct vm_view v = {};
@@ -352,8 +339,8 @@ static int admit_start(struct api_request *req, struct sovd_err *err) {
                 vm_view_done(&v);
                 return 0; /* not sovd's: no policy to apply */
         }
-        disks = vm_disks(&v);
-        r = disks ? admission_decide_vm("start", v.binding->policy, disks, v.domain.n_disks, time(NULL), &d) : -ENOMEM;
+        disks = vm_view_storage_places(&v, &n_places);
+        r = disks ? admission_decide_vm("start", v.binding->policy, disks, n_places, time(NULL), &d) : -ENOMEM;
         if (r >= 0)
                 r = note_decision(req, d, req->uuid, v.domain.name, v.binding->tenant, err);
         vm_view_done(&v);

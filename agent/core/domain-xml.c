@@ -76,8 +76,7 @@ int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding
         if (!ctx || xmlXPathRegisterNs(ctx, (const xmlChar *) "s", (const xmlChar *) SOVD_BINDING_NS) < 0)
                 goto out;
         meta = xmlXPathEvalExpression((const xmlChar *) "/domain/metadata/s:binding", ctx);
-        disks = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk[@device='disk' or not(@device)]/source",
-                                       ctx);
+        disks = xmlXPathEvalExpression((const xmlChar *) DOMAIN_STORAGE_SOURCES_XPATH, ctx);
         if (!meta || !disks)
                 goto out;
         size_t n = disks->nodesetval ? (size_t) disks->nodesetval->nodeNr : 0;
@@ -86,14 +85,27 @@ int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding
                 goto out;
         for (size_t i = 0, k = 0; i < n; i++) {
                 xmlNodePtr node = disks->nodesetval->nodeTab[i];
-                xmlChar *v = xmlGetProp(node, (const xmlChar *) "file");
-                if (!v)
-                        v = xmlGetProp(node, (const xmlChar *) "dev");
-                if (!v)
-                        v = xmlGetProp(node, (const xmlChar *) "name"); /* network disks: pool/volume or export */
-                if (!v)
-                        continue;
-                paths[k] = strdup((const char *) v);
+                static const char *const attrs[] = { "file", "dev", "dir", "volume" };
+                xmlChar *v = NULL, *proto = NULL;
+                for (size_t a = 0; a < ELEMENTSOF(attrs) && !v; a++) {
+                        v = xmlGetProp(node, (const xmlChar *) attrs[a]);
+                        if (v && !v[0]) {
+                                xmlFree(v);
+                                v = NULL;
+                        }
+                }
+                if (v) {
+                        paths[k] = strdup((const char *) v);
+                } else if ((v = xmlGetProp(node, (const xmlChar *) "name")) && v[0]) {
+                        /* Network storage cannot be mapped to a pool: judged as an untagged place. */
+                        proto = xmlGetProp(node, (const xmlChar *) "protocol");
+                        if (asprintf(&paths[k], "%s:%s", proto ? (const char *) proto : "network", (const char *) v) < 0)
+                                paths[k] = NULL;
+                        xmlFree(proto);
+                } else {
+                        xmlFree(v);
+                        continue; /* an empty drive */
+                }
                 xmlFree(v);
                 if (!paths[k++])
                         goto out;

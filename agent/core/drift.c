@@ -142,15 +142,10 @@ static int evaluate(const char *uuid, struct vm_view *ret_view, struct decision 
         *ret = NULL;
         if (!ret_view->binding)
                 return 0;
-        /* Every disk: admission refuses to judge a subset, so a truncated list would pass unchecked disks. */
-        disks = calloc(ret_view->domain.n_disks + 1, sizeof(*disks));
+        /* Every storage place: admission refuses to judge a subset. */
+        disks = vm_view_storage_places(ret_view, &n);
         if (!disks)
                 return -ENOMEM;
-        for (size_t i = 0; i < ret_view->domain.n_disks; i++)
-                disks[n++] = (struct admission_disk){
-                        .pool = ret_view->disk_refs ? ret_view->disk_refs[i].pool : NULL,
-                        .path = ret_view->domain.disks[i].path,
-                };
         return admission_decide_vm("compliance", ret_view->binding->policy, disks, n, time(NULL), ret);
 }
 

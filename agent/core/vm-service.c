@@ -8,6 +8,7 @@
 #include "sovd/time-util.h"
 #include "sovd/virt-storage.h"
 #include "sovd/vm-index.h"
+#include "sovd/admission.h"
 #include "sovd/vm-service.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
@@ -28,6 +29,10 @@ void vm_view_done(struct vm_view *v) {
                         free(v->disk_refs[i].volume);
                 }
         free(v->disk_refs);
+        if (v->storage_pools)
+                for (size_t i = 0; i < v->domain.n_storage; i++)
+                        free(v->storage_pools[i]);
+        free(v->storage_pools);
         virt_domain_done(&v->domain);
         binding_free(v->binding);
         free(v->binding_error);
@@ -167,12 +172,38 @@ int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err) 
                             streq(v.binding->volumes[k].volume, ref->volume))
                                 ref->created_by_sovd = true;
         }
+        if (r >= 0) {
+                v.storage_pools = calloc(v.domain.n_storage + 1, sizeof(char *));
+                if (!v.storage_pools)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; r >= 0 && i < v.domain.n_storage; i++) {
+                _cleanup_free_ char *volume = NULL;
+                struct sovd_err ignored;
+                /* Not a volume of any pool: judged as an untagged place. */
+                if (virt_volume_by_path(c, v.domain.storage[i], &v.storage_pools[i], &volume, &ignored) < 0)
+                        v.storage_pools[i] = NULL;
+        }
         if (r < 0) {
                 vm_view_done(&v);
                 return r;
         }
         *ret = v;
         return 0;
+}
+
+struct admission_disk *vm_view_storage_places(const struct vm_view *v, size_t *ret_n) {
+        struct admission_disk *d = calloc(v->domain.n_storage + 1, sizeof(*d));
+
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < v->domain.n_storage; i++)
+                d[i] = (struct admission_disk){
+                        .pool = v->storage_pools ? v->storage_pools[i] : NULL,
+                        .path = v->domain.storage[i],
+                };
+        *ret_n = v->domain.n_storage;
+        return d;
 }
 
 /* Removes what a failed create made; says in @err what could not be removed. */

@@ -76,6 +76,7 @@ void virt_domain_done(struct virt_domain *d) {
                 free(d->interfaces[i].mac);
         }
         free(d->interfaces);
+        strv_free(d->storage);
         *d = (struct virt_domain){};
 }
 
@@ -162,12 +163,36 @@ static char *xml_attr(xmlNodePtr node, const char *xpath, xmlXPathContextPtr ctx
         return s;
 }
 
-/* Reads disks and network interfaces out of the domain XML. */
+/* A source element's file, dev or dir; "protocol:name" for network storage; NULL when empty. */
+static char *domain_source_path(xmlNodePtr node) {
+        static const char *const attrs[] = { "file", "dev", "dir", "volume" };
+        xmlChar *v, *proto;
+        char *r = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+                v = xmlGetProp(node, (const xmlChar *) attrs[i]);
+                if (v && v[0]) {
+                        r = strdup((const char *) v);
+                        xmlFree(v);
+                        return r;
+                }
+                xmlFree(v);
+        }
+        v = xmlGetProp(node, (const xmlChar *) "name");
+        proto = xmlGetProp(node, (const xmlChar *) "protocol");
+        if (v && v[0] && asprintf(&r, "%s:%s", proto ? (const char *) proto : "network", (const char *) v) < 0)
+                r = NULL;
+        xmlFree(v);
+        xmlFree(proto);
+        return r;
+}
+
+/* Reads disks, network interfaces and every storage source out of the domain XML. */
 static int domain_devices(struct virt_conn *c, virDomainPtr dom, struct virt_domain *d, struct sovd_err *err) {
         _cleanup_free_ char *xml = NULL;
         xmlDocPtr doc = NULL;
         xmlXPathContextPtr ctx = NULL;
-        xmlXPathObjectPtr disks = NULL, ifaces = NULL;
+        xmlXPathObjectPtr disks = NULL, ifaces = NULL, sources = NULL;
         int r = -ENOMEM;
 
         xml = virDomainGetXMLDesc(dom, 0);
@@ -182,8 +207,20 @@ static int domain_devices(struct virt_conn *c, virDomainPtr dom, struct virt_dom
                 goto out;
         disks = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk[@device='disk']", ctx);
         ifaces = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/interface", ctx);
-        if (!disks || !ifaces)
+        sources = xmlXPathEvalExpression((const xmlChar *) DOMAIN_STORAGE_SOURCES_XPATH, ctx);
+        if (!disks || !ifaces || !sources)
                 goto out;
+        {
+                size_t n = sources->nodesetval ? (size_t) sources->nodesetval->nodeNr : 0;
+                d->storage = calloc(n + 1, sizeof(char *));
+                if (!d->storage)
+                        goto out;
+                for (size_t i = 0; i < n; i++) {
+                        char *path = domain_source_path(sources->nodesetval->nodeTab[i]);
+                        if (path)
+                                d->storage[d->n_storage++] = path;
+                }
+        }
         if (disks->nodesetval && disks->nodesetval->nodeNr > 0) {
                 size_t n = (size_t) disks->nodesetval->nodeNr;
                 d->disks = calloc(n, sizeof(*d->disks));
@@ -215,6 +252,7 @@ static int domain_devices(struct virt_conn *c, virDomainPtr dom, struct virt_dom
 out:
         xmlXPathFreeObject(disks);
         xmlXPathFreeObject(ifaces);
+        xmlXPathFreeObject(sources);
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
         return r;

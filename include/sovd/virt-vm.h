@@ -67,7 +67,21 @@ struct virt_domain {
         size_t n_disks;
         struct virt_interface *interfaces;
         size_t n_interfaces;
+        /*
+         * Every place the domain's data lives, for policy checks: the sources
+         * of all disks (disk, cdrom, floppy, lun), their backing chains and
+         * filesystem shares; network sources as "protocol:name".
+         */
+        char **storage;
+        size_t n_storage;
 };
+
+/*
+ * The XPath of every storage source of a domain XML, shared by the libvirt
+ * layer and by admission of XML handed in by the hook, so they never differ.
+ */
+#define DOMAIN_STORAGE_SOURCES_XPATH \
+        "/domain/devices/disk/source | /domain/devices/disk//backingStore/source | /domain/devices/filesystem/source"
 
 void virt_domain_done(struct virt_domain *d);
 void virt_domain_array_free(struct virt_domain *a, size_t n);

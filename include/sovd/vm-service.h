@@ -24,7 +24,15 @@ struct vm_view {
         struct binding *binding;  /* NULL: a domain sovd does not manage */
         char *binding_error;      /* the metadata exists but is not a valid binding */
         struct vm_disk_ref *disk_refs; /* parallel to domain.disks; NULL in lists */
+        char **storage_pools;          /* parallel to domain.storage: the pool of each, or NULL */
 };
+
+struct admission_disk;
+/*
+ * Every storage place of @v (disks of any kind, backing chains, shares) as
+ * admission takes them, however many; *ret_n their number. Caller frees.
+ */
+struct admission_disk *vm_view_storage_places(const struct vm_view *v, size_t *ret_n);
 
 void vm_view_done(struct vm_view *v);
 void vm_view_array_free(struct vm_view *a, size_t n);

@@ -145,6 +145,47 @@ class HostileBytesTest(unittest.TestCase):
         self.assertTrue(self.sovd.get("/v1/audit/verify").json["valid"])
 
 
+class HiddenStorageTest(unittest.TestCase):
+    """Data can live elsewhere than in device='disk' sources: every such place is judged."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sovd = sovdtest.Sovd(config=sovdtest.demo_config()).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sovd.cleanup()
+
+    def admit(self, devices):
+        xml = (f"<domain type='kvm'><name>d2</name><metadata>{BINDING}</metadata><devices>"
+               f"<disk type='volume' device='disk'><source pool='default-pool' volume='v'/></disk>"
+               f"{devices}</devices></domain>")
+        r = self.sovd.post("/v1/admission", {"operation": "start", "domain": "d2", "domain_xml": xml})
+        self.assertEqual(r.status, 200, r.raw[:400])
+        return r.json
+
+    def test_every_kind_of_storage_is_judged(self):
+        cases = {
+            "cdrom image": "<disk type='file' device='cdrom'><source file='/srv/us/tools.iso'/></disk>",
+            "lun": "<disk type='block' device='lun'><source dev='/dev/sdz'/></disk>",
+            "backing chain": ("<disk type='file' device='disk'><source file='/srv/fr/top.qcow2'/>"
+                              "<backingStore type='file'><source file='/srv/us/base.qcow2'/></backingStore></disk>"),
+            "filesystem share": "<filesystem type='mount'><source dir='/srv/us/share'/><target dir='s'/></filesystem>",
+            "network disk": ("<disk type='network' device='disk'><source protocol='rbd' name='pool/img'/>"
+                             "</disk>"),
+        }
+        for what, devices in cases.items():
+            with self.subTest(what=what):
+                a = self.admit(devices)
+                self.assertFalse(a["allowed"], a)
+                places = [c["place"]["name"] for c in a["decision"]["checks"]]
+                self.assertTrue(any(p.startswith(("/srv/us", "/dev/sdz", "rbd:")) for p in places), places)
+        # An empty CD-ROM drive holds no data: it does not block a start.
+        a = self.admit("<disk type='file' device='cdrom'><target dev='sda'/></disk>")
+        paths = [c["place"]["name"] for c in a["decision"]["checks"]]
+        self.assertFalse([p for p in paths if p.startswith("/")], paths)
+
+
 class ManyDisksTest(unittest.TestCase):
     """A bound VM with more disks than the API creates: every disk is judged."""
 
