@@ -18,9 +18,19 @@
  *      throughput with concurrent clients, each with its own handle; then
  *      RSS again;
  *   4. stops sovd with SIGTERM and removes its temporary directory.
+ *
+ * With --tls it measures the mutual-TLS listener instead, and prints its own
+ * table: it makes a throwaway CA, server and client certificate with
+ * certtool (ECDSA P-256) in the temporary directory, starts sovd on the
+ * N-domain node with a configuration file that lists the Unix socket and
+ * tcp:127.0.0.1:PORT and maps the client certificate's CN to reader, then
+ * measures GET /v1/host with one keep-alive handle per transport, TLS and
+ * Unix interleaved, and the cost of a fresh connection (new handle, TCP
+ * connect + full handshake + one GET) next to a fresh Unix connection.
  * Progress goes to stderr, the table to stdout.
  */
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
@@ -28,9 +38,11 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,6 +82,8 @@ struct bench_options {
         unsigned start_runs;       /* sovd starts per configuration for the time to READY */
         unsigned idle_ms;          /* idle time after READY=1 before RSS is read */
         bool keep;                 /* leave the temporary directory behind */
+        bool tls;                  /* measure the mutual-TLS listener instead (its own table) */
+        unsigned fresh_requests;   /* --tls: fresh-connection samples per series */
 };
 
 struct latency {
@@ -95,6 +109,18 @@ struct throughput {
         uint64_t elapsed; /* ns */
 };
 
+/* --tls: GET /v1/host over mutual TLS and over the Unix socket, in the same sovd. */
+struct tls_results {
+        char session[160];          /* GnuTLS's description of the keep-alive session */
+        unsigned port;
+        uint64_t pki_time;          /* ns, certtool: 3 keys and 3 certificates */
+        struct latency unix_host, tls_host;      /* keep-alive */
+        struct latency fresh_unix, fresh_tls, fresh_tls_capath; /* new handle per request */
+        struct latency handshake, handshake_capath; /* of the fresh TLS ones: TCP connect + TLS handshake */
+        long fresh_connects;        /* connections opened by the fresh series: one per request expected */
+        unsigned fresh_total;
+};
+
 struct results {
         char cpu_model[128], kernel[128], libvirt_version[32];
         long nproc;
@@ -107,6 +133,7 @@ struct results {
         struct latency healthz, host, vms;
         unsigned vms_count;
         struct throughput tput_host, tput_vms;
+        struct tls_results tls;
 };
 
 struct sovd_proc {
@@ -125,6 +152,9 @@ struct bench_env {
         char notify_env[PATH_MAX + 48]; /* "NOTIFY_SOCKET=" + notify */
         char state[PATH_MAX + 32];
         char log[PATH_MAX + 32];
+        char config[PATH_MAX + 32];  /* --tls: sovd's configuration file; empty: none, --listen instead */
+        char tcp_listen[32];         /* --tls: "tcp:127.0.0.1:PORT" */
+        char https_base[40];         /* --tls: "https://127.0.0.1:PORT" */
         int notify_fd;
 };
 
@@ -475,17 +505,34 @@ static char **child_environment(const struct bench_env *env) {
         return l;
 }
 
-/* Starts sovd on @uri and waits for READY=1 on our notification socket. */
+/*
+ * Starts sovd on @uri and waits for READY=1 on our notification socket.
+ * With env->config set, sovd reads that file and takes its listeners from
+ * it (no --listen, which would replace the file's whole list).
+ */
 static int sovd_start(const struct bench_env *env, const char *binary, const char *uri, struct sovd_proc *ret) {
         _cleanup_free_ char **envp = child_environment(env);
-        char *const argv[] = { (char *) binary, (char *) "--libvirt-uri", (char *) uri,  (char *) "--listen",
-                               (char *) env->listen, (char *) "--state-dir", (char *) env->state, NULL };
+        char *argv[10];
         char buf[4096];
         uint64_t t0, deadline;
+        size_t k = 0;
         pid_t pid;
 
         if (!envp)
                 return -ENOMEM;
+        argv[k++] = (char *) binary;
+        argv[k++] = (char *) "--libvirt-uri";
+        argv[k++] = (char *) uri;
+        if (env->config[0]) {
+                argv[k++] = (char *) "--config";
+                argv[k++] = (char *) env->config;
+        } else {
+                argv[k++] = (char *) "--listen";
+                argv[k++] = (char *) env->listen;
+        }
+        argv[k++] = (char *) "--state-dir";
+        argv[k++] = (char *) env->state;
+        argv[k] = NULL;
         /* Drop what an earlier instance may have left in the socket (STOPPING=1 and the like). */
         while (recv(env->notify_fd, buf, sizeof(buf), 0) >= 0)
                 ;
@@ -569,6 +616,7 @@ static int measure_startup(const struct bench_env *env, const struct bench_optio
 
 struct http_client {
         CURL *curl;
+        const char *base; /* URL prefix; NULL: http://localhost (the Unix socket) */
         char *body; /* last response body, NUL-terminated */
         size_t len, cap;
 };
@@ -621,7 +669,7 @@ static int http_client_init(struct http_client *h, const char *socket_path) {
 static int http_set_url(struct http_client *h, const char *path) {
         char url[256];
 
-        snprintf(url, sizeof(url), "http://localhost%s", path);
+        snprintf(url, sizeof(url), "%s%s", h->base ? h->base : "http://localhost", path);
         return curl_easy_setopt(h->curl, CURLOPT_URL, url) == CURLE_OK ? 0 : -EINVAL;
 }
 
@@ -641,28 +689,22 @@ static int http_get(struct http_client *h) {
 #define LATENCY_BLOCK 100
 
 /*
- * Latency of GET on each of @paths (NULL-terminated), each with its own
- * keep-alive handle, in alternating blocks of LATENCY_BLOCK so that
- * background load on the machine hits every path alike.
+ * Latency of GET on each of the @k handles @h (URL set), in
+ * alternating blocks of LATENCY_BLOCK so that background load on the
+ * machine hits every handle alike. Each handle is reused: keep-alive.
  */
-static int measure_latency(const struct bench_env *env, const char *const *paths, unsigned warmup, unsigned n,
-                           struct latency *ret) {
-        struct http_client h[LATENCY_PATHS_MAX] = {};
+static int measure_latency_handles(struct http_client *h, size_t k, unsigned warmup, unsigned n,
+                                   struct latency *ret) {
         uint64_t *samples[LATENCY_PATHS_MAX] = {};
         struct latency l[LATENCY_PATHS_MAX] = {};
-        size_t k = 0;
         int r = 0;
 
-        while (k < LATENCY_PATHS_MAX && paths[k])
-                k++;
+        if (k > LATENCY_PATHS_MAX)
+                return -EINVAL;
         for (size_t p = 0; p < k && r >= 0; p++) {
                 samples[p] = calloc(n, sizeof(uint64_t));
                 if (!samples[p])
                         r = -ENOMEM;
-                if (r >= 0)
-                        r = http_client_init(&h[p], env->sock);
-                if (r >= 0)
-                        r = http_set_url(&h[p], paths[p]);
                 /* Warm-up: connection, sovd's libvirt and allocator caches, our buffer. */
                 for (unsigned i = 0; r >= 0 && i < warmup; i++)
                         if (http_get(&h[p]) != 200)
@@ -689,9 +731,29 @@ static int measure_latency(const struct bench_env *env, const char *const *paths
                         latency_from_samples(samples[p], n, &l[p]);
                         ret[p] = l[p];
                 }
-                http_client_done(&h[p]);
                 free(samples[p]);
         }
+        return r;
+}
+
+/* The same over the Unix socket, one handle for each of @paths (NULL-terminated). */
+static int measure_latency(const struct bench_env *env, const char *const *paths, unsigned warmup, unsigned n,
+                           struct latency *ret) {
+        struct http_client h[LATENCY_PATHS_MAX] = {};
+        size_t k = 0;
+        int r = 0;
+
+        while (k < LATENCY_PATHS_MAX && paths[k])
+                k++;
+        for (size_t p = 0; p < k && r >= 0; p++) {
+                r = http_client_init(&h[p], env->sock);
+                if (r >= 0)
+                        r = http_set_url(&h[p], paths[p]);
+        }
+        if (r >= 0)
+                r = measure_latency_handles(h, k, warmup, n, ret);
+        for (size_t p = 0; p < k; p++)
+                http_client_done(&h[p]);
         return r;
 }
 
@@ -865,6 +927,391 @@ out:
         return r;
 }
 
+/* ------------------------------------------------------------------- TLS */
+
+#define TLS_CLIENT_CN "bench-reader" /* mapped to reader in tls.roles */
+#define FRESH_WARMUP 10
+#define FRESH_BLOCK 10
+
+/*
+ * The embedded default configuration's demo host_tags: the --tls run has a
+ * configuration file, and with these GET /v1/host answers the same body as
+ * in the main table (which runs sovd without a file).
+ */
+static const char demo_host_tags[] =
+        "{\"jurisdiction\": \"FR\", \"region\": \"FR-IDF\", \"site\": \"demo-1\","
+        " \"operator\": \"Demo Cloud SAS\", \"operator_jurisdiction\": \"FR\","
+        " \"certifications\": [\"secnumcloud:3.2\", \"hds\", \"iso27001\"]}";
+
+/* "<dir>/<name>.<ext>": the PKI's files (ca, server, client; key, pem, tmpl). */
+static void pki_path(const struct bench_env *env, const char *name, const char *ext, char *buf, size_t size) {
+        snprintf(buf, size, "%s/%s.%s", env->dir, name, ext);
+}
+
+static int write_text(const char *path, const char *text) {
+        _cleanup_fclose_ FILE *f = fopen(path, "we");
+
+        if (!f)
+                return -errno;
+        fputs(text, f);
+        return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
+}
+
+/* Runs certtool with @args (NULL-terminated), output appended to <dir>/certtool.log. */
+static int run_certtool(const struct bench_env *env, const char *const *args) {
+        extern char **environ;
+        posix_spawn_file_actions_t fa;
+        char log[PATH_MAX + 32];
+        const char *argv[16];
+        size_t k = 0;
+        int r, status;
+        pid_t pid;
+
+        argv[k++] = "certtool";
+        for (size_t i = 0; args[i] && k < ELEMENTSOF(argv) - 1; i++)
+                argv[k++] = args[i];
+        argv[k] = NULL;
+        snprintf(log, sizeof(log), "%s/certtool.log", env->dir);
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        if (r == 0)
+                r = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (r == 0)
+                r = posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+        if (r == 0)
+                r = posix_spawnp(&pid, "certtool", &fa, NULL, (char *const *) argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0) {
+                fprintf(stderr, "bench-api: cannot run certtool (GnuTLS's, package gnutls-bin): %s\n", strerror(r));
+                return -r;
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "bench-api: certtool %s failed (see %s)\n", args[0], log);
+                return -EIO;
+        }
+        return 0;
+}
+
+/*
+ * A throwaway PKI, as tests/integration/pki.py makes it: a CA, a server
+ * certificate for localhost and 127.0.0.1, and a client certificate whose CN
+ * the configuration maps to reader. ECDSA P-256 keys, valid for two days.
+ */
+static int make_pki(const struct bench_env *env) {
+        static const struct {
+                const char *name, *issuer, *tmpl;
+        } certs[] = {
+                { "ca", NULL, "cn = \"sovd bench CA\"\nca\ncert_signing_key\nexpiration_days = 2\n" },
+                { "server", "ca",
+                  "cn = \"localhost\"\ndns_name = \"localhost\"\nip_address = \"127.0.0.1\"\n"
+                  "tls_www_server\nsigning_key\nexpiration_days = 2\n" },
+                { "client", "ca", "cn = \"" TLS_CLIENT_CN "\"\ntls_www_client\nsigning_key\nexpiration_days = 2\n" },
+        };
+        char ca_pem[PATH_MAX + 32], ca_key[PATH_MAX + 32];
+        int r;
+
+        pki_path(env, "ca", "pem", ca_pem, sizeof(ca_pem));
+        pki_path(env, "ca", "key", ca_key, sizeof(ca_key));
+        for (size_t i = 0; i < ELEMENTSOF(certs); i++) {
+                char key[PATH_MAX + 32], pem[PATH_MAX + 32], tmpl[PATH_MAX + 32];
+
+                pki_path(env, certs[i].name, "key", key, sizeof(key));
+                pki_path(env, certs[i].name, "pem", pem, sizeof(pem));
+                pki_path(env, certs[i].name, "tmpl", tmpl, sizeof(tmpl));
+                r = write_text(tmpl, certs[i].tmpl);
+                if (r < 0)
+                        return r;
+                r = run_certtool(env, (const char *const[]){ "--generate-privkey", "--key-type", "ecdsa", "--curve",
+                                                              "secp256r1", "--outfile", key, NULL });
+                if (r < 0)
+                        return r;
+                if (chmod(key, 0600) < 0)
+                        return -errno;
+                if (!certs[i].issuer)
+                        r = run_certtool(env, (const char *const[]){ "--generate-self-signed", "--load-privkey", key,
+                                                                      "--template", tmpl, "--outfile", pem, NULL });
+                else
+                        r = run_certtool(env, (const char *const[]){ "--generate-certificate", "--load-privkey", key,
+                                                                      "--load-ca-certificate", ca_pem,
+                                                                      "--load-ca-privkey", ca_key, "--template", tmpl,
+                                                                      "--outfile", pem, NULL });
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A port of 127.0.0.1 that was free a moment ago (sovd may still lose it to someone else: retried). */
+static int free_port(unsigned *ret) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        *ret = ntohs(sa.sin_port);
+        return 0;
+}
+
+/*
+ * sovd's configuration for the TLS run: both listeners (the Unix socket and
+ * tcp:127.0.0.1:@port), the tls section, the demo host_tags. sovd_start()
+ * passes no --listen with a configuration file, so this list is the one.
+ */
+static int write_tls_config(struct bench_env *env, const char *uri, unsigned port) {
+        struct json_object *conf = json_object_new_object(), *listen = json_object_new_array(),
+                           *tls = json_object_new_object(), *roles = json_object_new_object(),
+                           *tags = json_tokener_parse(demo_host_tags);
+        char path[PATH_MAX + 32];
+        int r = 0;
+
+        if (!conf || !listen || !tls || !roles || !tags) {
+                json_object_put(conf);
+                json_object_put(listen);
+                json_object_put(tls);
+                json_object_put(roles);
+                json_object_put(tags);
+                return -ENOMEM;
+        }
+        snprintf(env->tcp_listen, sizeof(env->tcp_listen), "tcp:127.0.0.1:%u", port);
+        snprintf(env->https_base, sizeof(env->https_base), "https://127.0.0.1:%u", port);
+        json_object_array_add(listen, json_object_new_string(env->listen));
+        json_object_array_add(listen, json_object_new_string(env->tcp_listen));
+        pki_path(env, "server", "pem", path, sizeof(path));
+        json_object_object_add(tls, "cert", json_object_new_string(path));
+        pki_path(env, "server", "key", path, sizeof(path));
+        json_object_object_add(tls, "key", json_object_new_string(path));
+        pki_path(env, "ca", "pem", path, sizeof(path));
+        json_object_object_add(tls, "ca", json_object_new_string(path));
+        json_object_object_add(roles, TLS_CLIENT_CN, json_object_new_string("reader"));
+        json_object_object_add(tls, "roles", roles);
+        json_object_object_add(conf, "libvirt_uri", json_object_new_string(uri));
+        json_object_object_add(conf, "state_dir", json_object_new_string(env->state));
+        json_object_object_add(conf, "listen", listen);
+        json_object_object_add(conf, "host_tags", tags);
+        json_object_object_add(conf, "tls", tls);
+        if (json_object_to_file_ext(env->config, conf, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE) < 0)
+                r = -EIO;
+        json_object_put(conf);
+        return r;
+}
+
+/*
+ * A handle for https://127.0.0.1:PORT with the client certificate, verifying
+ * the server against the bench CA, as sovctl --cert --key --cacert does.
+ * @ca_file_only: clear libcurl's built-in CA path as well, so that a new
+ * connection loads only the bench CA (sovctl does not clear it).
+ */
+static int http_client_init_tls(struct http_client *h, const struct bench_env *env, bool ca_file_only) {
+        char cert[PATH_MAX + 32], key[PATH_MAX + 32], ca[PATH_MAX + 32];
+
+        *h = (struct http_client){ .base = env->https_base };
+        h->curl = curl_easy_init();
+        if (!h->curl)
+                return -ENOMEM;
+        pki_path(env, "client", "pem", cert, sizeof(cert));
+        pki_path(env, "client", "key", key, sizeof(key));
+        pki_path(env, "ca", "pem", ca, sizeof(ca));
+        if (curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_on_data) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, 60L) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_SSLCERT, cert) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_SSLKEY, key) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_CAINFO, ca) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+            curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+            (ca_file_only && curl_easy_setopt(h->curl, CURLOPT_CAPATH, NULL) != CURLE_OK)) {
+                http_client_done(h);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/*
+ * What was negotiated on @curl's connection, as GnuTLS describes it:
+ * "(TLS1.3)-(ECDHE-SECP256R1)-(ECDSA-SECP256R1-SHA256)-(AES-256-GCM)". The
+ * bench does not link GnuTLS: libcurl's GnuTLS backend has loaded it, so the
+ * function is looked up at run time. Leaves @buf alone when that fails
+ * (another TLS backend): libcurl's own line stays.
+ */
+static void tls_session_desc(CURL *curl, char *buf, size_t size) {
+        struct curl_tlssessioninfo *info = NULL;
+        char *(*get_desc)(void *session);
+        char *desc;
+
+        if (curl_easy_getinfo(curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || !info ||
+            info->backend != CURLSSLBACKEND_GNUTLS || !info->internals)
+                return;
+        get_desc = (char *(*)(void *)) dlsym(RTLD_DEFAULT, "gnutls_session_get_desc");
+        if (!get_desc)
+                return;
+        desc = get_desc(info->internals);
+        if (desc)
+                snprintf(buf, size, "%s", desc);
+        free(desc); /* gnutls_free, which is free() unless an application changed GnuTLS's allocator */
+}
+
+/*
+ * libcurl's verbose text, during the TLS handle's first transfer: at the
+ * line where its GnuTLS backend names the session ("TLS1.3 / ECDHE_RSA_...",
+ * a TLS 1.2-style suite name even for TLS 1.3), asks GnuTLS itself for the
+ * exact description while the connection is attached to the handle
+ * (CURLINFO_TLS_SSL_PTR answers nothing once the transfer is over).
+ */
+static int on_curl_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *userdata) {
+        static const char prefix[] = "SSL connection using ";
+        char *out = userdata;
+        size_t n;
+
+        if (type != CURLINFO_TEXT || size <= strlen(prefix) || strncmp(data, prefix, strlen(prefix)) != 0)
+                return 0;
+        data += strlen(prefix);
+        size -= strlen(prefix);
+        n = strcspn(data, "\r\n");
+        if (n > size)
+                n = size;
+        snprintf(out, sizeof(((struct tls_results *) NULL)->session), "%.*s", (int) n, data);
+        tls_session_desc(curl, out, sizeof(((struct tls_results *) NULL)->session));
+        return 0;
+}
+
+/*
+ * GET /v1/host with one keep-alive handle over the Unix socket and one over
+ * TLS, interleaved. The TLS handle's first request (the handshake) is made
+ * verbose, to read which protocol and cipher were negotiated.
+ */
+static int measure_tls_keepalive(const struct bench_env *env, unsigned n, struct tls_results *t) {
+        struct http_client h[2] = {};
+        struct latency l[2] = {};
+        long connects = 0;
+        int r;
+
+        r = http_client_init(&h[0], env->sock);
+        if (r >= 0)
+                r = http_set_url(&h[0], "/v1/host");
+        if (r >= 0)
+                r = http_client_init_tls(&h[1], env, true);
+        if (r >= 0)
+                r = http_set_url(&h[1], "/v1/host");
+        if (r < 0)
+                goto out;
+        snprintf(t->session, sizeof(t->session), "unknown");
+        (void) curl_easy_setopt(h[1].curl, CURLOPT_DEBUGFUNCTION, on_curl_debug);
+        (void) curl_easy_setopt(h[1].curl, CURLOPT_DEBUGDATA, (void *) t->session);
+        (void) curl_easy_setopt(h[1].curl, CURLOPT_VERBOSE, 1L);
+        r = http_get(&h[1]);
+        (void) curl_easy_setopt(h[1].curl, CURLOPT_VERBOSE, 0L);
+        if (r != 200) {
+                if (r < 0)
+                        fprintf(stderr, "bench-api: GET %s/v1/host with the client certificate failed\n",
+                                env->https_base);
+                else
+                        fprintf(stderr, "bench-api: GET %s/v1/host with the client certificate: HTTP %d %s\n",
+                                env->https_base, r, h[1].body ? h[1].body : "");
+                r = -EIO;
+                goto out;
+        }
+        if (curl_easy_getinfo(h[1].curl, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK || connects != 1)
+                fprintf(stderr, "bench-api: the first TLS request opened %ld connections\n", connects);
+        r = measure_latency_handles(h, 2, n / 10 + 10, n, l);
+        if (r >= 0) {
+                t->unix_host = l[0];
+                t->tls_host = l[1];
+        }
+out:
+        http_client_done(&h[0]);
+        http_client_done(&h[1]);
+        return r;
+}
+
+enum fresh_kind { FRESH_UNIX, FRESH_TLS, FRESH_TLS_CAPATH, FRESH_KINDS };
+
+/*
+ * One GET /v1/host on a new handle, timed from the handle's creation to the
+ * end of the answer: connect (and, over TCP, client credentials and the full
+ * TLS handshake: a new handle has no session to resume) plus one request.
+ * The handle is freed (connection closed) after the clock stops.
+ */
+static int fresh_get(const struct bench_env *env, enum fresh_kind kind, uint64_t *ret_total,
+                     uint64_t *ret_handshake, long *ret_connects) {
+        struct http_client h = {};
+        curl_off_t app = 0;
+        long connects = 0;
+        uint64_t t0 = now_ns();
+        int r;
+
+        r = kind == FRESH_UNIX ? http_client_init(&h, env->sock)
+                               : http_client_init_tls(&h, env, kind == FRESH_TLS);
+        if (r >= 0)
+                r = http_set_url(&h, "/v1/host");
+        if (r >= 0 && http_get(&h) != 200)
+                r = -EIO;
+        *ret_total = now_ns() - t0;
+        if (h.curl && curl_easy_getinfo(h.curl, CURLINFO_APPCONNECT_TIME_T, &app) == CURLE_OK && app > 0)
+                *ret_handshake = (uint64_t) app * NSEC_PER_USEC;
+        else
+                *ret_handshake = 0;
+        if (h.curl && curl_easy_getinfo(h.curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK)
+                *ret_connects += connects;
+        http_client_done(&h);
+        return r;
+}
+
+/* @n fresh connections of each kind, interleaved in blocks of FRESH_BLOCK, after FRESH_WARMUP of each. */
+static int measure_fresh(const struct bench_env *env, unsigned n, struct tls_results *t) {
+        uint64_t *total[FRESH_KINDS] = {}, *hs[FRESH_KINDS] = {};
+        struct latency l[FRESH_KINDS] = {}, lh[FRESH_KINDS] = {};
+        long ignored = 0;
+        int r = 0;
+
+        for (unsigned k = 0; k < FRESH_KINDS && r >= 0; k++) {
+                uint64_t a, b;
+
+                total[k] = calloc(n, sizeof(uint64_t));
+                hs[k] = calloc(n, sizeof(uint64_t));
+                if (!total[k] || !hs[k])
+                        r = -ENOMEM;
+                for (unsigned i = 0; r >= 0 && i < FRESH_WARMUP; i++)
+                        if (fresh_get(env, (enum fresh_kind) k, &a, &b, &ignored) < 0)
+                                l[k].errors++;
+        }
+        for (unsigned start = 0; r >= 0 && start < n; start += FRESH_BLOCK) {
+                unsigned end = start + FRESH_BLOCK < n ? start + FRESH_BLOCK : n;
+
+                for (unsigned k = 0; k < FRESH_KINDS; k++)
+                        for (unsigned i = start; i < end; i++) {
+                                if (fresh_get(env, (enum fresh_kind) k, &total[k][i], &hs[k][i], &l[k].connects) < 0)
+                                        l[k].errors++;
+                                t->fresh_total++;
+                        }
+        }
+        for (unsigned k = 0; k < FRESH_KINDS; k++) {
+                if (r >= 0) {
+                        latency_from_samples(total[k], n, &l[k]);
+                        latency_from_samples(hs[k], n, &lh[k]);
+                        t->fresh_connects += l[k].connects;
+                }
+                free(total[k]);
+                free(hs[k]);
+        }
+        if (r >= 0) {
+                t->fresh_unix = l[FRESH_UNIX];
+                t->fresh_tls = l[FRESH_TLS];
+                t->fresh_tls_capath = l[FRESH_TLS_CAPATH];
+                t->handshake = lh[FRESH_TLS];
+                t->handshake_capath = lh[FRESH_TLS_CAPATH];
+        }
+        return r;
+}
+
 /* --------------------------------------------------------------- report */
 
 static const char *verdict(bool pass) {
@@ -947,6 +1394,66 @@ static void print_report(const struct bench_options *o, const struct results *r)
         printf("\nTargets are informational; a MISS does not fail this program.\n");
 }
 
+/* "+12.3 µs" or "-4.0 µs". */
+static const char *format_delta(uint64_t a, uint64_t b, char *buf, size_t size) {
+        char d[32];
+
+        snprintf(buf, size, "%s%s", a >= b ? "+" : "-", format_duration(a >= b ? a - b : b - a, d, sizeof(d)));
+        return buf;
+}
+
+#define HANDSHAKE_ROW "of which until the handshake completed: connect, client credentials, handshake " \
+                      "(CURLINFO_APPCONNECT_TIME)"
+
+static void print_tls_report(const struct bench_options *o, const struct results *r) {
+        const struct tls_results *t = &r->tls;
+        const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+        bool reuse = t->unix_host.connects == 0 && t->tls_host.connects == 0 && t->fresh_connects == t->fresh_total;
+        char a[32], b[32], what[256];
+
+        printf("\n## sovd API over mutual TLS\n\n");
+        printf("| Measurement | Result | Target | Verdict |\n");
+        printf("| --- | --- | --- | --- |\n");
+        printf("| Machine | %ld CPUs, %s, %.1f GiB RAM, %s | — | — |\n", r->nproc, r->cpu_model,
+               (double) r->mem_total_kib / (1024.0 * 1024.0), r->kernel);
+        printf("| Software | sovd build %s, libvirt %s, libcurl %s (%s); client and sovd on the same machine "
+               "| — | — |\n",
+               BENCH_BUILD_TYPE[0] ? BENCH_BUILD_TYPE : "(default)", r->libvirt_version, cv->version,
+               cv->ssl_version ? cv->ssl_version : "no TLS backend");
+        printf("| Data | N = %u test-driver domains, node XML %.1f KiB | — | — |\n", o->domains,
+               (double) r->node_xml_bytes / 1024.0);
+        printf("| Certificates (certtool, %s) | ECDSA P-256: CA, server CN localhost (IP SAN 127.0.0.1), client CN "
+               TLS_CLIENT_CN " mapped to reader | — | — |\n",
+               format_duration(t->pki_time, a, sizeof(a)));
+        printf("| Listeners (configuration file) | unix:…/sovd.sock and tcp:127.0.0.1:%u | — | — |\n", t->port);
+        printf("| TLS session (keep-alive handle) | %s | — | — |\n", t->session);
+        printf("| GET /v1/host response | %zu bytes over TLS, %zu over the Unix socket | — | — |\n",
+               t->tls_host.body_bytes, t->unix_host.body_bytes);
+        print_latency_row("GET /v1/host, Unix socket, keep-alive", &t->unix_host, "—", "—");
+        print_latency_row("GET /v1/host, mutual TLS, keep-alive", &t->tls_host, "none: report p50/p99", "—");
+        printf("| TLS keep-alive minus Unix socket | p50 %s (%.2f×), p99 %s | — | — |\n",
+               format_delta(t->tls_host.p50, t->unix_host.p50, a, sizeof(a)),
+               t->unix_host.p50 ? (double) t->tls_host.p50 / (double) t->unix_host.p50 : 0,
+               format_delta(t->tls_host.p99, t->unix_host.p99, b, sizeof(b)));
+        print_latency_row("Fresh Unix socket connection: new handle + GET /v1/host", &t->fresh_unix, "—", "—");
+        print_latency_row("Fresh TLS connection: new handle, TCP connect + full handshake + GET /v1/host (bench CA "
+                          "only: CURLOPT_CAPATH cleared)",
+                          &t->fresh_tls, "—", "—");
+        print_latency_row(HANDSHAKE_ROW, &t->handshake, "—", "—");
+        printf("| Fresh TLS connection minus keep-alive TLS request | p50 %s | — | — |\n",
+               format_delta(t->fresh_tls.p50, t->tls_host.p50, a, sizeof(a)));
+        snprintf(what, sizeof(what),
+                 "Fresh TLS connection as sovctl --cacert makes it (libcurl also loads its CA path %s)",
+                 cv->capath ? cv->capath : "(none built in)");
+        print_latency_row(what, &t->fresh_tls_capath, "—", "—");
+        print_latency_row(HANDSHAKE_ROW, &t->handshake_capath, "—", "—");
+        printf("| Keep-alive check | %ld new connections during %u keep-alive requests (%u TLS, %u Unix); "
+               "fresh series: %ld connections for %u requests | — | %s |\n",
+               t->tls_host.connects + t->unix_host.connects, t->tls_host.n + t->unix_host.n, t->tls_host.n,
+               t->unix_host.n, t->fresh_connects, t->fresh_total, reuse ? "as expected" : "UNEXPECTED");
+        printf("\nThere is no TLS latency target; these figures are reported, not judged.\n");
+}
+
 /* ----------------------------------------------------------------- main */
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -967,6 +1474,9 @@ static void help(void) {
                "  --start-runs N            sovd starts per configuration (default 5)\n"
                "  --idle-ms MS              idle time after READY=1 before reading RSS (default 2000)\n"
                "  --keep                    keep the temporary directory\n"
+               "  --tls                     measure GET /v1/host over the mutual-TLS listener next to the Unix\n"
+               "                            socket, and fresh TLS connections, instead (needs certtool)\n"
+               "  --fresh-requests N        --tls: fresh-connection samples per series (default 200)\n"
                "  -h --help                 show this help\n",
                BENCH_SOVD_BINARY);
 }
@@ -985,7 +1495,7 @@ static int parse_unsigned(const char *s, unsigned min, unsigned *ret) {
 
 static int parse_args(int argc, char **argv, struct bench_options *o) {
         enum { ARG_SOVD = 0x100, ARG_DOMAINS, ARG_HOST, ARG_VMS, ARG_CLIENTS, ARG_TPUT_HOST, ARG_TPUT_VMS,
-               ARG_STARTS, ARG_IDLE, ARG_KEEP };
+               ARG_STARTS, ARG_IDLE, ARG_KEEP, ARG_TLS, ARG_FRESH };
         static const struct option longopts[] = {
                 { "sovd", required_argument, NULL, ARG_SOVD },
                 { "domains", required_argument, NULL, ARG_DOMAINS },
@@ -997,6 +1507,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o) {
                 { "start-runs", required_argument, NULL, ARG_STARTS },
                 { "idle-ms", required_argument, NULL, ARG_IDLE },
                 { "keep", no_argument, NULL, ARG_KEEP },
+                { "tls", no_argument, NULL, ARG_TLS },
+                { "fresh-requests", required_argument, NULL, ARG_FRESH },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -1035,6 +1547,12 @@ static int parse_args(int argc, char **argv, struct bench_options *o) {
                         break;
                 case ARG_KEEP:
                         o->keep = true;
+                        break;
+                case ARG_TLS:
+                        o->tls = true;
+                        break;
+                case ARG_FRESH:
+                        r = parse_unsigned(optarg, 1, &o->fresh_requests);
                         break;
                 case 'h':
                         help();
@@ -1156,6 +1674,52 @@ out:
         return r;
 }
 
+/* --tls: the TLS listener next to the Unix socket, in one sovd on the node; sovd is stopped on every path. */
+static int run_tls_benchmarks(struct bench_env *env, const struct bench_options *o, struct results *res) {
+        struct sovd_proc p = {};
+        uint64_t t0;
+        int r;
+
+        fprintf(stderr, "bench-api: a CA, a server and a client certificate with certtool\n");
+        t0 = now_ns();
+        r = make_pki(env);
+        if (r < 0)
+                return r;
+        res->tls.pki_time = now_ns() - t0;
+        snprintf(env->config, sizeof(env->config), "%s/sovd.conf", env->dir);
+        for (unsigned attempt = 1;; attempt++) {
+                r = free_port(&res->tls.port);
+                if (r >= 0)
+                        r = write_tls_config(env, env->node_uri, res->tls.port);
+                if (r < 0)
+                        return r;
+                fprintf(stderr, "bench-api: sovd on %u domains, listening on %s and %s\n", o->domains, env->listen,
+                        env->tcp_listen);
+                r = sovd_start(env, o->sovd, env->node_uri, &p);
+                /* The port may have been taken between free_port() and sovd's bind(): another one. */
+                if (r != -ECHILD || attempt == 3)
+                        break;
+                fprintf(stderr, "bench-api: trying another port\n");
+        }
+        if (r < 0)
+                return r;
+        sleep_ms(o->idle_ms);
+
+        fprintf(stderr, "bench-api: latency, %u x GET /v1/host over TLS and over the Unix socket, interleaved\n",
+                o->host_requests);
+        r = measure_tls_keepalive(env, o->host_requests, &res->tls);
+        if (r < 0)
+                goto out;
+        fprintf(stderr, "bench-api: %u fresh connections each: Unix, TLS (bench CA only), TLS (with libcurl's CA "
+                "path)\n",
+                o->fresh_requests);
+        r = measure_fresh(env, o->fresh_requests, &res->tls);
+out:
+        if (sovd_stop(&p) < 0)
+                fprintf(stderr, "bench-api: sovd did not exit cleanly (see %s)\n", env->log);
+        return r;
+}
+
 int main(int argc, char **argv) {
         struct bench_options o = {
                 .sovd = BENCH_SOVD_BINARY,
@@ -1167,6 +1731,7 @@ int main(int argc, char **argv) {
                 .tput_vms = 320,
                 .start_runs = 5,
                 .idle_ms = 2000,
+                .fresh_requests = 200,
         };
         struct results res = {};
         struct bench_env env;
@@ -1197,6 +1762,8 @@ int main(int argc, char **argv) {
         r = write_node_xml(env.node_xml, o.domains, &res.node_xml_bytes);
         if (r < 0)
                 fprintf(stderr, "bench-api: cannot write %s: %s\n", env.node_xml, strerror(-r));
+        else if (o.tls)
+                r = run_tls_benchmarks(&env, &o, &res);
         else
                 r = run_benchmarks(&env, &o, &res);
         if (r < 0) {
@@ -1205,7 +1772,10 @@ int main(int argc, char **argv) {
                 curl_global_cleanup();
                 return EXIT_FAILURE;
         }
-        print_report(&o, &res);
+        if (o.tls)
+                print_tls_report(&o, &res);
+        else
+                print_report(&o, &res);
         env_cleanup(&env, o.keep);
         curl_global_cleanup();
         return EXIT_SUCCESS;
