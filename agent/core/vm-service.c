@@ -384,9 +384,17 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
-        if (a == VM_ACTION_START)
+        /*
+         * A start must not interleave with a delete of the same VM: the delete
+         * checks the domain is inactive, then undefines and removes volumes.
+         */
+        if (a == VM_ACTION_START) {
                 drift_expect(uuid, "started");
+                pthread_mutex_lock(&mutation_lock);
+        }
         r = virt_domain_action(c, uuid, a, err);
+        if (a == VM_ACTION_START)
+                pthread_mutex_unlock(&mutation_lock);
         if (r == -ENOENT)
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
         vm_index_refresh(uuid);
