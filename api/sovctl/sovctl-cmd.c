@@ -715,14 +715,33 @@ static int sovctl_vm_delete(struct sovctl_ctx *ctx, int argc, char **argv) {
         return 0;
 }
 
-int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
+/*
+ * The common part of "sovctl COMMAND SUB ARGS...": takes SUB off the
+ * arguments. Returns 0 with *ret_sub set, or the exit status to return
+ * (usage error for a missing SUB, help printed for "help").
+ */
+static int sovctl_subcommand(const char *command, int *argc, char ***argv, const char **ret_sub) {
         const char *sub;
 
-        if (argc < 2)
-                return sovctl_usage_error("vm: missing subcommand");
-        sub = argv[1];
-        argc--;
-        argv++;
+        if (*argc < 2)
+                return sovctl_usage_error("%s: missing subcommand", command);
+        sub = (*argv)[1];
+        (*argc)--;
+        (*argv)++;
+        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
+                sovctl_usage(stdout);
+                return 1;
+        }
+        *ret_sub = sub;
+        return 0;
+}
+
+int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
+        const char *sub = NULL;
+        int r = sovctl_subcommand("vm", &argc, &argv, &sub);
+
+        if (r != 0)
+                return r;
 
         if (streq(sub, "list"))
                 return sovctl_vm_list(ctx, argc, argv);
@@ -735,10 +754,6 @@ int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(sovctl_actions); i++)
                 if (streq(sub, sovctl_actions[i].name))
                         return sovctl_vm_action(ctx, &sovctl_actions[i], argc, argv);
-        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
-                sovctl_usage(stdout);
-                return 1;
-        }
         return sovctl_usage_error("vm: unknown subcommand '%s'", sub);
 }
 
@@ -995,13 +1010,11 @@ static int sovctl_policy_evaluate(struct sovctl_ctx *ctx, int argc, char **argv)
 }
 
 int sovctl_cmd_policy(struct sovctl_ctx *ctx, int argc, char **argv) {
-        const char *sub;
+        const char *sub = NULL;
+        int r = sovctl_subcommand("policy", &argc, &argv, &sub);
 
-        if (argc < 2)
-                return sovctl_usage_error("policy: missing subcommand");
-        sub = argv[1];
-        argc--;
-        argv++;
+        if (r != 0)
+                return r;
 
         if (streq(sub, "list"))
                 return sovctl_policy_list(ctx, argc, argv);
@@ -1009,10 +1022,6 @@ int sovctl_cmd_policy(struct sovctl_ctx *ctx, int argc, char **argv) {
                 return sovctl_policy_show(ctx, argc, argv);
         if (streq(sub, "evaluate"))
                 return sovctl_policy_evaluate(ctx, argc, argv);
-        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
-                sovctl_usage(stdout);
-                return 1;
-        }
         return sovctl_usage_error("policy: unknown subcommand '%s'", sub);
 }
 
@@ -1086,20 +1095,13 @@ static int sovctl_places_list(struct sovctl_ctx *ctx, const struct sovctl_places
 }
 
 static int sovctl_cmd_places(struct sovctl_ctx *ctx, const struct sovctl_places *what, int argc, char **argv) {
-        const char *sub;
+        const char *sub = NULL;
+        int r = sovctl_subcommand(what->command, &argc, &argv, &sub);
 
-        if (argc < 2)
-                return sovctl_usage_error("%s: missing subcommand", what->command);
-        sub = argv[1];
-        argc--;
-        argv++;
-
+        if (r != 0)
+                return r;
         if (streq(sub, "list"))
                 return sovctl_places_list(ctx, what, argc, argv);
-        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
-                sovctl_usage(stdout);
-                return 1;
-        }
         return sovctl_usage_error("%s: unknown subcommand '%s'", what->command, sub);
 }
 
@@ -1538,21 +1540,15 @@ bool sovctl_cmd_audit_is_offline(int argc, char **argv) {
 }
 
 int sovctl_cmd_audit(struct sovctl_ctx *ctx, int argc, char **argv) {
-        const char *sub;
+        const char *sub = NULL;
+        int r = sovctl_subcommand("audit", &argc, &argv, &sub);
 
-        if (argc < 2)
-                return sovctl_usage_error("audit: missing subcommand");
-        sub = argv[1];
-        argc--;
-        argv++;
+        if (r != 0)
+                return r;
 
         if (streq(sub, "verify"))
                 return sovctl_audit_verify(ctx, argc, argv);
         if (streq(sub, "list"))
                 return sovctl_audit_list(ctx, argc, argv);
-        if (streq(sub, "help") || streq(sub, "--help") || streq(sub, "-h")) {
-                sovctl_usage(stdout);
-                return 1;
-        }
         return sovctl_usage_error("audit: unknown subcommand '%s'", sub);
 }
