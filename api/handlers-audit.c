@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <pthread.h>
+
 #include "api-private.h"
 #include "sovd/audit.h"
 #include "sovd/json-util.h"
@@ -51,6 +53,12 @@ int handle_audit_list(struct api_request *req, struct sovd_err *err) {
         return reply_json(req, 200, o);
 }
 
+/*
+ * A verification re-reads the whole log (gigabytes after months): one at a
+ * time, so that readers cannot occupy every worker thread with them.
+ */
+static pthread_mutex_t verify_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int handle_audit_verify(struct api_request *req, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         struct audit_verify_result res = {};
@@ -59,7 +67,10 @@ int handle_audit_verify(struct api_request *req, struct sovd_err *err) {
 
         if (!log)
                 return err_set(err, -EIO, "the audit log is not open");
+        if (pthread_mutex_trylock(&verify_lock) != 0)
+                return err_set(err, -EBUSY, "a verification of the audit log is already running; retry when it ends");
         r = audit_verify(log, 0, &res, err);
+        pthread_mutex_unlock(&verify_lock);
         if (r < 0)
                 return r;
         r = audit_verify_result_to_json(&res, &o);
