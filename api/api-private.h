@@ -39,6 +39,7 @@ struct api_request {
         char caller[192]; /* "uid=1000 pid=4242" or "cert CN=orchestrator (serial 1a2b)" */
         char auth_error[256]; /* TLS: why no identity was established; "" when fine */
         char scope[160];      /* whose Idempotency-Keys: "uid:1000" or "cert:<issuer hash>:<serial>" */
+        bool over_limit;      /* Unix socket: the peer's uid holds too many connections */
 
         /* Body, bounded by config->max_body_bytes. */
         char *body;

@@ -22,6 +22,9 @@
 #define WORKER_THREADS 4
 #define CONNECTION_TIMEOUT_S 60
 #define MAX_GROUPS 256
+/* Connections one non-root local user may hold on the Unix socket, so one user cannot take them all. */
+#define UID_CONNECTION_LIMIT 32
+#define UID_TABLE_SIZE 512
 #define DISCARD_MAX (64u * 1024 * 1024)
 
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER; /* guards current_config */
@@ -282,6 +285,58 @@ static void identify_tls_caller(struct api_request *req, gnutls_session_t sessio
                         free(once.names[i]);
 }
 
+/* Connections per local uid, guarded by uid_lock; an uid not in the table when full is not limited. */
+static pthread_mutex_t uid_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        uid_t uid;
+        unsigned count;
+} uid_table[UID_TABLE_SIZE];
+
+struct unix_peer {
+        uid_t uid;
+        bool counted;
+        bool over_limit;
+};
+
+static void notify_unix_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                                   enum MHD_ConnectionNotificationCode toe) {
+        struct unix_peer *peer = *socket_context;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection,
+                                                                             MHD_CONNECTION_INFO_CONNECTION_FD);
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+
+                if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid == 0)
+                        return;
+                peer = calloc(1, sizeof(*peer));
+                if (!peer)
+                        return;
+                peer->uid = cred.uid;
+                pthread_mutex_lock(&uid_lock);
+                for (size_t i = 0; i < UID_TABLE_SIZE; i++)
+                        if (uid_table[i].count == 0 || uid_table[i].uid == cred.uid) {
+                                uid_table[i].uid = cred.uid;
+                                peer->counted = true;
+                                peer->over_limit = ++uid_table[i].count > UID_CONNECTION_LIMIT;
+                                break;
+                        }
+                pthread_mutex_unlock(&uid_lock);
+                *socket_context = peer;
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && peer) {
+                pthread_mutex_lock(&uid_lock);
+                for (size_t i = 0; peer->counted && i < UID_TABLE_SIZE; i++)
+                        if (uid_table[i].uid == peer->uid && uid_table[i].count > 0) {
+                                uid_table[i].count--;
+                                break;
+                        }
+                pthread_mutex_unlock(&uid_lock);
+                free(peer);
+                *socket_context = NULL;
+        }
+}
+
 /*
  * The caller's role from SO_PEERCRED/SO_PEERGROUPS: the kernel vouches for
  * them, so no password or token is needed on the local socket.
@@ -308,6 +363,12 @@ static void identify_caller(struct api_request *req) {
                 return;
         req->uid = cred.uid;
         req->pid = cred.pid;
+        {
+                const union MHD_ConnectionInfo *sc = MHD_get_connection_info(req->connection,
+                                                                             MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+                const struct unix_peer *peer = sc ? sc->socket_context : NULL;
+                req->over_limit = peer && peer->over_limit;
+        }
         snprintf(req->scope, sizeof(req->scope), "uid:%u", (unsigned) cred.uid);
         snprintf(req->caller, sizeof(req->caller), "uid=%u pid=%d", (unsigned) cred.uid, (int) cred.pid);
         if (cred.uid == 0) {
@@ -397,6 +458,13 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
         struct idempotency_answer replay = {};
         int r, code = 0;
 
+        if (req->over_limit) {
+                char detail[128];
+                snprintf(detail, sizeof(detail), "uid %u holds more than %d connections to sovd; close some",
+                         (unsigned) req->uid, UID_CONNECTION_LIMIT);
+                reply_problem(req, -SOVD_E_TOO_MANY_CONNECTIONS, detail);
+                return;
+        }
         /* TLS without a verified client certificate: refused before routing, so before any handler. */
         if (req->auth_error[0]) {
                 reply_problem(req, -SOVD_E_UNAUTHENTICATED, req->auth_error);
@@ -586,6 +654,8 @@ static enum MHD_Result send_reply(struct api_request *req) {
         if (req->reply.replayed)
                 (void) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
         (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (req->over_limit)
+                (void) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         ret = MHD_queue_response(req->connection, (unsigned) req->reply.status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -748,7 +818,8 @@ int api_serve(int fd, const char *description, const struct tls_config *tls, str
                                      MHD_OPTION_THREAD_POOL_SIZE, (unsigned) WORKER_THREADS,
                                      MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
-                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+                                     notify_unix_connection, NULL, MHD_OPTION_END);
         if (!d) {
                 close(fd);
                 return err_set(err, -EIO, "cannot start the HTTP server on %s", description);

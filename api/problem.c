@@ -21,6 +21,7 @@ static const struct {
         { -SOVD_E_BAD_STATE, 409, "conflict", "Conflict" },
         { -EFBIG, 413, "body-too-large", "Request body too large" },
         { -SOVD_E_MEDIA_TYPE, 415, "unsupported-media-type", "Unsupported media type" },
+        { -SOVD_E_TOO_MANY_CONNECTIONS, 429, "too-many-connections", "Too many connections" },
         { -SOVD_E_UNRESOLVED, 422, "unresolved-reference", "Unresolved reference" },
         { -SOVD_E_IDEMPOTENCY_MISMATCH, 422, "idempotency-key-reused", "Idempotency-Key reused" },
         { -EOPNOTSUPP, 501, "not-implemented", "Not implemented by this hypervisor driver" },

@@ -54,6 +54,8 @@ const char *err_name(int code) {
                 return "POLICY_DENIED";
         case SOVD_E_UNAUTHENTICATED:
                 return "UNAUTHENTICATED";
+        case SOVD_E_TOO_MANY_CONNECTIONS:
+                return "TOO_MANY_CONNECTIONS";
         default:
                 break;
         }

@@ -35,6 +35,8 @@ enum sovd_errno {
         SOVD_E_POLICY_DENIED,
         /* No trusted, valid client certificate on a TLS listener. */
         SOVD_E_UNAUTHENTICATED,
+        /* A local user holds more connections than one user may. */
+        SOVD_E_TOO_MANY_CONNECTIONS,
         SOVD_ERRNO_MAX,
 };
 

@@ -3,6 +3,8 @@
 in paths and headers, request bodies that are not text, long UTF-8 disk
 paths, and VMs with more disks than sovd creates."""
 import json
+import pwd
+import subprocess
 import os
 import shutil
 import socket
@@ -184,6 +186,45 @@ class HiddenStorageTest(unittest.TestCase):
         a = self.admit("<disk type='file' device='cdrom'><target dev='sda'/></disk>")
         paths = [c["place"]["name"] for c in a["decision"]["checks"]]
         self.assertFalse([p for p in paths if p.startswith("/")], paths)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "switching to another uid needs root")
+class ConnectionLimitTest(unittest.TestCase):
+    """One local user cannot hold every connection: past 32, its requests get 429."""
+
+    def test_per_uid_limit(self):
+        s = sovdtest.Sovd(config=sovdtest.demo_config())
+        os.chmod(s.tmp, 0o755)
+        s.start()
+        try:
+            code = (
+                "import socket, sys\n"
+                "def conn():\n"
+                "    c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); return c\n"
+                "def get(c):\n"
+                "    c.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+                "    return int(c.recv(4096).split(b' ')[1])\n"
+                "held = [conn() for _ in range(32)]\n"
+                "first = get(held[0])\n"
+                "extra = conn(); over = get(extra); extra.close()\n"
+                "held.pop().close(); import time; time.sleep(0.3)\n"
+                "again = conn(); after = get(again)\n"
+                "print(first, over, after)\n")
+            nobody = pwd.getpwnam("nobody")
+
+            def demote():
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+
+            out = subprocess.run(["/usr/bin/python3", "-c", code, s.socket_path], preexec_fn=demote,
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout.split(), ["200", "429", "200"], out.stdout)
+            # root is not limited, and the daemon serves others meanwhile.
+            self.assertEqual(s.get("/healthz").status, 200)
+        finally:
+            s.cleanup()
 
 
 class ManyDisksTest(unittest.TestCase):
