@@ -803,23 +803,27 @@ int api_serve(int fd, const char *description, const struct tls_config *tls, str
                 return err_set(err, -E2BIG, "at most %d listeners", MAX_LISTENERS);
         }
         if (tls)
-                d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, NULL, MHD_OPTION_LISTEN_SOCKET,
+                d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, access_handler, NULL,
+                                     /* First, so that MHD's own start-up messages reach our log too. */
+                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
                                      fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned) WORKER_THREADS,
                                      MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
-                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_HTTPS_MEM_CERT,
+                                     NULL, MHD_OPTION_HTTPS_MEM_CERT,
                                      tls->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, tls->key_pem,
                                      /* A trust list makes MHD ask every client for its certificate. */
                                      MHD_OPTION_HTTPS_MEM_TRUST, tls->ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
                                      TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
                                      MHD_OPTION_END);
         else
-                d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+                d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL,
+                                     /* First, so that MHD's own start-up messages reach our log too. */
+                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
                                      MHD_OPTION_THREAD_POOL_SIZE, (unsigned) WORKER_THREADS,
                                      MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
-                                     NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-                                     notify_unix_connection, NULL, MHD_OPTION_END);
+                                     NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_unix_connection, NULL,
+                                     MHD_OPTION_END);
         if (!d) {
                 close(fd);
                 return err_set(err, -EIO, "cannot start the HTTP server on %s", description);
