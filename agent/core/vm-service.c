@@ -119,7 +119,8 @@ int vm_service_list_live(const struct vm_filter *f, struct vm_view **ret, size_t
         return 0;
 }
 
-int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_err *err) {
+/* One VM from libvirt now; with @detail, its devices and the pools of its disks and storage too. */
+static int view_load(const char *uuid, bool detail, struct vm_view *ret, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         struct vm_view v = {};
         int r;
@@ -127,32 +128,16 @@ int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_er
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
-        r = virt_domain_get_summary(c, uuid, &v.domain, err);
-        if (r < 0)
-                return r;
-        r = view_bind(&v);
-        if (r < 0) {
-                vm_view_done(&v);
-                return r;
-        }
-        *ret = v;
-        return 0;
-}
-
-int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err) {
-        _cleanup_virt_conn_ struct virt_conn *c = NULL;
-        struct vm_view v = {};
-        int r;
-
-        r = virt_conn_acquire(&c, err);
-        if (r < 0)
-                return r;
-        r = virt_domain_get(c, uuid, &v.domain, err);
+        r = detail ? virt_domain_get(c, uuid, &v.domain, err) : virt_domain_get_summary(c, uuid, &v.domain, err);
         if (r == -ENOENT)
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
         if (r < 0)
                 return r;
         r = view_bind(&v);
+        if (r >= 0 && !detail) {
+                *ret = v;
+                return 0;
+        }
         if (r >= 0 && v.domain.n_disks > 0) {
                 v.disk_refs = calloc(v.domain.n_disks, sizeof(*v.disk_refs));
                 if (!v.disk_refs)
@@ -190,6 +175,14 @@ int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err) 
         }
         *ret = v;
         return 0;
+}
+
+int vm_service_get(const char *uuid, struct vm_view *ret, struct sovd_err *err) {
+        return view_load(uuid, true, ret, err);
+}
+
+int vm_service_get_summary(const char *uuid, struct vm_view *ret, struct sovd_err *err) {
+        return view_load(uuid, false, ret, err);
 }
 
 struct admission_disk *vm_view_storage_places(const struct vm_view *v, size_t *ret_n) {
