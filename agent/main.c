@@ -16,6 +16,9 @@
 
 #include "sovd/admission.h"
 #include "sovd/api.h"
+#include "sovd/backup-service.h"
+#include "sovd/jobs.h"
+#include "sovd/snapshot-service.h"
 #include "sovd/audit.h"
 #include "sovd/drift.h"
 #include "sovd/config.h"
@@ -36,6 +39,10 @@ struct options {
         char **listen;
         size_t n_listen;
 };
+
+/* Two workers: one long backup does not hold up every other VM's job. */
+#define JOB_WORKERS 2
+static const struct job_kind *const job_kinds[] = { &snapshot_job_kind, &backup_job_kind, &restore_job_kind, NULL };
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary, policy_summary */
 static char listen_summary[512];
@@ -88,6 +95,7 @@ static void on_domain_event(const char *uuid, const char *name, const char *even
                  event);
         vm_index_refresh(uuid);
         drift_observe(uuid, name, event);
+        snapshot_service_observe(uuid);
 }
 
 static int parse_args(int argc, char **argv, struct options *o) {
@@ -420,6 +428,14 @@ int main(int argc, char **argv) {
                 log_error("cannot initialise libvirt: %s", strerror(-r));
                 goto out;
         }
+        /* After libvirt: interrupted jobs are settled by asking it what happened. */
+        r = snapshot_service_init(active_config->state_dir, &err);
+        if (r >= 0)
+                r = jobs_start(active_config->state_dir, job_kinds, JOB_WORKERS, &err);
+        if (r < 0) {
+                log_error("cannot start the job runner: %s", err.msg);
+                goto out;
+        }
         r = start_listeners(active_config);
         if (r < 0)
                 goto out;
@@ -453,6 +469,7 @@ int main(int argc, char **argv) {
 out:
         (void) sd_notify(0, "STOPPING=1");
         api_shutdown();
+        jobs_stop();
         virt_stop();
         recorder_set(NULL);
         audit_close(audit);

@@ -11,6 +11,7 @@
 #include "sovd/config.h"
 #include "sovd/errors.h"
 #include "sovd/id.h"
+#include "sovd/recorder.h"
 
 #define REQUEST_ID_MAX 64
 #define NAME_PARAM_MAX 64
@@ -95,6 +96,25 @@ int problem_status(int code);
 /* Query parameter of the request, or NULL. */
 const char *request_query(struct api_request *req, const char *key);
 
+/* Canonicalises req->uuid (a VM, job or backup id: either case accepted) or refuses it (400). */
+int check_uuid(struct api_request *req, struct sovd_err *err);
+
+/* Answers @status with VM @uuid in detail (as GET /v1/vms/{uuid}). */
+int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err);
+
+/* Answers @status with job @id, Location /v1/jobs/{id}. */
+int reply_job(struct api_request *req, int status, const char *id, struct sovd_err *err);
+
+/*
+ * What a job needs to write its records as the request would have: caller,
+ * role, request id, VM name, tenant and the decision. A new object.
+ */
+/* Who asked, for audit records written on the request's behalf. */
+struct record_ctx request_ctx(const struct api_request *req);
+
+struct json_object *request_context_json(const struct api_request *req, const char *vm_name, const char *tenant,
+                                         const char *decision_id);
+
 struct vm_view;
 /* The VM summary of listings as a JSON string (malloc'd); the VM index caches it. */
 char *vm_summary_serialize(const struct vm_view *v);
@@ -117,6 +137,19 @@ int handle_backup_targets(struct api_request *req, struct sovd_err *err);
 int handle_peers(struct api_request *req, struct sovd_err *err);
 int handle_audit_list(struct api_request *req, struct sovd_err *err);
 int handle_audit_verify(struct api_request *req, struct sovd_err *err);
+int handle_job_list(struct api_request *req, struct sovd_err *err);
+int handle_job_get(struct api_request *req, struct sovd_err *err);
+int handle_job_cancel(struct api_request *req, struct sovd_err *err);
+int handle_snapshot_list(struct api_request *req, struct sovd_err *err);
+int handle_snapshot_create(struct api_request *req, struct sovd_err *err);
+int handle_snapshot_get(struct api_request *req, struct sovd_err *err);
+int handle_snapshot_delete(struct api_request *req, struct sovd_err *err);
+int handle_snapshot_revert(struct api_request *req, struct sovd_err *err);
+int handle_backup_create(struct api_request *req, struct sovd_err *err);
+int handle_backup_list(struct api_request *req, struct sovd_err *err);
+int handle_backup_get(struct api_request *req, struct sovd_err *err);
+int handle_backup_verify(struct api_request *req, struct sovd_err *err);
+int handle_backup_restore(struct api_request *req, struct sovd_err *err);
 
 struct decision;
 /*

@@ -150,7 +150,7 @@ int handle_vm_list(struct api_request *req, struct sovd_err *err) {
 }
 
 /* Accepts either case (libvirt does) and continues with the canonical lower-case form. */
-static int check_uuid(struct api_request *req, struct sovd_err *err) {
+int check_uuid(struct api_request *req, struct sovd_err *err) {
         for (char *p = req->uuid; *p; p++)
                 if (*p >= 'A' && *p <= 'F')
                         *p = (char) (*p - 'A' + 'a');
@@ -202,7 +202,7 @@ static struct json_object *compliance_to_json(const struct vm_view *v) {
         return TAKE_PTR(o);
 }
 
-static int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err) {
+int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         struct vm_view v = {};
         int r;

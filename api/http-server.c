@@ -12,6 +12,7 @@
 #include "api-private.h"
 #include "sovd/api.h"
 #include "sovd/fileio.h"
+#include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
 #include "sovd/recorder.h"
@@ -571,7 +572,7 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
                 reply_problem(req, r, err.msg);
 }
 
-static struct record_ctx request_ctx(const struct api_request *req) {
+struct record_ctx request_ctx(const struct api_request *req) {
         return (struct record_ctx){
                 .source = "api",
                 .request_id = req->request_id,
@@ -579,6 +580,18 @@ static struct record_ctx request_ctx(const struct api_request *req) {
                 .role = role_to_string(req->role),
                 .vm_uuid = req->uuid[0] && req->uuid[0] != '!' ? req->uuid : NULL,
         };
+}
+
+struct json_object *request_context_json(const struct api_request *req, const char *vm_name, const char *tenant,
+                                         const char *decision_id) {
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+
+        if (!o || json_add_string(o, "caller", req->caller) < 0 ||
+            json_add_string(o, "role", role_to_string(req->role)) < 0 ||
+            json_add_string(o, "request_id", req->request_id) < 0 || json_add_string(o, "vm_name", vm_name) < 0 ||
+            json_add_string(o, "tenant", tenant) < 0 || json_add_string(o, "decision", decision_id) < 0)
+                return NULL;
+        return TAKE_PTR(o);
 }
 
 int note_decision(struct api_request *req, const struct decision *d, const char *vm_uuid, const char *vm_name,

@@ -4,7 +4,8 @@
 
 static const char *const vm_list_query[] = { "tenant", "state", NULL };
 static const char *const vm_delete_query[] = { "delete_storage", NULL };
-static const char *const audit_query[] = { "since", "vm", "decision", "limit", "cursor", NULL };
+static const char *const job_list_query[] = { "vm", "state", NULL };
+static const char *const audit_list_query[] = { "since", "vm", "decision", "limit", "cursor", NULL };
 
 /*
  * Every route sovd serves. api/openapi.yaml describes exactly these; the
@@ -24,13 +25,27 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/vms/{uuid}/reboot", handle_vm_action, ROLE_OPERATOR, NULL, true },
         { "POST", "/v1/vms/{uuid}/suspend", handle_vm_action, ROLE_OPERATOR, NULL, true },
         { "POST", "/v1/vms/{uuid}/resume", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/vms/{uuid}/snapshots", handle_snapshot_list, ROLE_READER, NULL, false },
+        { "POST", "/v1/vms/{uuid}/snapshots", handle_snapshot_create, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/vms/{uuid}/snapshots/{name}", handle_snapshot_get, ROLE_READER, NULL, false },
+        { "DELETE", "/v1/vms/{uuid}/snapshots/{name}", handle_snapshot_delete, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/snapshots/{name}/revert", handle_snapshot_revert, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/vms/{uuid}/backups", handle_backup_list, ROLE_READER, NULL, false },
+        { "POST", "/v1/vms/{uuid}/backups", handle_backup_create, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/backups/{id}", handle_backup_get, ROLE_READER, NULL, false },
+        /* Reads every byte of the backup and its parents: operators only, and on record. */
+        { "POST", "/v1/backups/{id}/verify", handle_backup_verify, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/backups/{id}/restore", handle_backup_restore, ROLE_OPERATOR, NULL, true },
+        { "GET", "/v1/jobs", handle_job_list, ROLE_READER, job_list_query, false },
+        { "GET", "/v1/jobs/{id}", handle_job_get, ROLE_READER, NULL, false },
+        { "DELETE", "/v1/jobs/{id}", handle_job_cancel, ROLE_OPERATOR, NULL, true },
         { "GET", "/v1/policies", handle_policy_list, ROLE_READER, NULL, false },
         { "GET", "/v1/policies/{name}", handle_policy_get, ROLE_READER, NULL, false },
         { "POST", "/v1/policies/evaluate", handle_policy_evaluate, ROLE_READER, NULL, false },
         { "GET", "/v1/storage-pools", handle_storage_pools, ROLE_READER, NULL, false },
         { "GET", "/v1/backup-targets", handle_backup_targets, ROLE_READER, NULL, false },
         { "GET", "/v1/peers", handle_peers, ROLE_READER, NULL, false },
-        { "GET", "/v1/audit", handle_audit_list, ROLE_READER, audit_query, false },
+        { "GET", "/v1/audit", handle_audit_list, ROLE_READER, audit_list_query, false },
         { "GET", "/v1/audit/verify", handle_audit_verify, ROLE_READER, NULL, false },
         /* The libvirt hook runs as root: admission answers admins only. */
         { "POST", "/v1/admission", handle_admission, ROLE_ADMIN, NULL, true },
@@ -58,7 +73,7 @@ static bool pattern_match(const char *pattern, const char *path, struct api_requ
                                 if (slen > NAME_PARAM_MAX)
                                         req->name[0] = '!';
                         }
-                } else if (plen == 6 && strncmp(p, "{uuid}", 6) == 0) {
+                } else if ((plen == 6 && strncmp(p, "{uuid}", 6) == 0) || (plen == 4 && strncmp(p, "{id}", 4) == 0)) {
                         if (req) {
                                 /* Too long to be a UUID: keep a marker the handler will refuse. */
                                 size_t n = slen < ID_TEXT_LEN - 1 ? slen : ID_TEXT_LEN - 1;

@@ -35,6 +35,15 @@ static void context_get(struct config **ret_c, struct policy_set **ret_p) {
         pthread_mutex_unlock(&context_lock);
 }
 
+struct config *admission_config(void) {
+        struct config *c;
+
+        pthread_mutex_lock(&context_lock);
+        c = config_ref(current_config);
+        pthread_mutex_unlock(&context_lock);
+        return c;
+}
+
 struct policy_set *admission_policies(void) {
         struct policy_set *p;
 
@@ -174,6 +183,68 @@ int admission_decide_vm(const char *operation, const char *policy_name, const st
         return 0;
 }
 
+static const struct place_config *configured_place(const struct config *c, const char *type, const char *name) {
+        if (!c)
+                return NULL;
+        if (streq(type, "storage_pool"))
+                return config_storage_pool(c, name);
+        if (streq(type, "backup_target"))
+                return config_backup_target(c, name);
+        return NULL;
+}
+
+int admission_decide_writes(const char *operation, const char *policy_name, enum policy_kind kind,
+                            const struct admission_place *places, size_t n_places, time_t now, struct decision **ret) {
+        struct decision *d;
+        enum policy_kind *kinds;
+        size_t n = 0;
+
+        if (n_places > ADMISSION_MAX_DISKS * 2)
+                n_places = ADMISSION_MAX_DISKS * 2 + 1; /* judged below as too many */
+        d = decision_new(operation, policy_name, n_places, now);
+        kinds = calloc(n_places + 1, sizeof(*kinds));
+        if (!d || !kinds) {
+                free(kinds);
+                decision_free(d);
+                return -ENOMEM;
+        }
+        struct place host = host_place(d->config);
+        if (n_places == 0 || n_places > ADMISSION_MAX_DISKS * 2) {
+                /* Nothing to judge is as suspicious as too much: never allow unseen writes. */
+                d->allowed = false;
+                d->would_deny = true;
+                snprintf(d->reason, sizeof(d->reason), "%s: %s places to check; denied", operation,
+                         n_places ? "more" : "no");
+                free(kinds);
+                *ret = d;
+                return 0;
+        }
+        for (size_t i = 0; i < n_places; i++) {
+                bool seen = false;
+                for (size_t k = 0; k < n; k++)
+                        if (streq(d->places[k].type, places[i].type) && streq(d->places[k].name, places[i].name))
+                                seen = true;
+                if (seen)
+                        continue;
+                d->names[n] = strdup(places[i].name);
+                if (!d->names[n]) {
+                        free(kinds);
+                        decision_free(d);
+                        return -ENOMEM;
+                }
+                const struct place_config *pc = configured_place(d->config, places[i].type, places[i].name);
+                d->places[n] = (struct place){ .type = streq(places[i].type, "storage_pool") ? "storage_pool"
+                                                      : streq(places[i].type, "backup_target") ? "backup_target"
+                                                                                               : "path",
+                                               .name = d->names[n], .tags = pc ? &pc->tags : NULL };
+                kinds[n++] = kind;
+        }
+        decide(d, kinds, n, &host);
+        free(kinds);
+        *ret = d;
+        return 0;
+}
+
 int admission_decide_place(const char *policy_name, enum policy_kind kind, const char *place_type,
                            const char *place_name, struct tags *tags, time_t now, struct decision **ret,
                            struct sovd_err *err) {
@@ -204,6 +275,31 @@ int admission_decide_place(const char *policy_name, enum policy_kind kind, const
         decide(d, &kind, 1, &host);
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+struct json_object *admission_host_to_json(void) {
+        _cleanup_config_ struct config *c = NULL;
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        struct policy_set *p = NULL;
+
+        context_get(&c, &p);
+        policy_set_unref(p);
+        struct place host = host_place(c);
+        if (!o || json_add_string(o, "name", host.name) < 0 ||
+            json_add(o, "tags", c ? tags_to_json(&c->host_tags) : json_object_new_object()) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+struct json_object *admission_place_tags_to_json(const char *type, const char *name) {
+        _cleanup_config_ struct config *c = NULL;
+        struct policy_set *p = NULL;
+        const struct place_config *pc;
+
+        context_get(&c, &p);
+        policy_set_unref(p);
+        pc = configured_place(c, type, name);
+        return pc ? tags_to_json(&pc->tags) : json_object_new_object();
 }
 
 struct json_object *decision_to_json(const struct decision *d) {

@@ -224,7 +224,7 @@ static int parse_places(struct json_object *obj, const char *key, bool with_path
         *ret = a;
         json_object_object_foreach(obj, name, val) {
                 static const char *const pool_keys[] = { "tags", NULL };
-                static const char *const target_keys[] = { "path", "tags", NULL };
+                static const char *const target_keys[] = { "path", "tags", "keep_last", "keep_days", NULL };
                 struct place_config *p = &a[(*ret_n)++];
                 struct json_object *tags = NULL;
                 const char *path = NULL;
@@ -243,6 +243,14 @@ static int parse_places(struct json_object *obj, const char *key, bool with_path
                                 return err_set(err, -EINVAL, "%s.path: must be an absolute path", where);
                         if (!(p->path = strdup(path)))
                                 return -ENOMEM;
+                        int64_t keep = 0;
+                        if ((r = json_get_int(val, "keep_last", where, false, 1, 100000, &keep, err)) < 0)
+                                return r;
+                        p->keep_last = (unsigned) keep;
+                        keep = 0;
+                        if ((r = json_get_int(val, "keep_days", where, false, 1, 36500, &keep, err)) < 0)
+                                return r;
+                        p->keep_days = (unsigned) keep;
                 }
                 if (!(p->name = strdup(name)))
                         return -ENOMEM;

@@ -148,3 +148,149 @@ out:
         xmlFreeDoc(doc);
         return r;
 }
+
+static void remove_nodes(xmlXPathContextPtr ctx, const char *xpath) {
+        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) xpath, ctx);
+
+        for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+                xmlNodePtr n = o->nodesetval->nodeTab[i];
+                o->nodesetval->nodeTab[i] = NULL;
+                xmlUnlinkNode(n);
+                xmlFreeNode(n);
+        }
+        xmlXPathFreeObject(o);
+}
+
+/* Replaces the text of the first element at @xpath, creating it under the root when absent. */
+static int set_child_text(xmlDocPtr doc, xmlXPathContextPtr ctx, const char *xpath, const char *tag, const char *text) {
+        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) xpath, ctx);
+        xmlNodePtr n = o && o->nodesetval && o->nodesetval->nodeNr > 0 ? o->nodesetval->nodeTab[0] : NULL;
+
+        xmlXPathFreeObject(o);
+        if (!n)
+                n = xmlNewChild(xmlDocGetRootElement(doc), NULL, (const xmlChar *) tag, NULL);
+        if (!n)
+                return -ENOMEM;
+        /* xmlNodeSetContent escapes: the text cannot become markup. */
+        xmlNodeSetContent(n, NULL);
+        xmlNodeAddContent(n, (const xmlChar *) text);
+        return 0;
+}
+
+static int restore_disks(xmlXPathContextPtr ctx, const struct restored_disk *disks, size_t n_disks,
+                         struct sovd_err *err) {
+        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk[@device='disk' or not(@device)]", ctx);
+        int r = 0;
+
+        for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
+                xmlNodePtr disk = o->nodesetval->nodeTab[i], target = NULL, driver = NULL;
+                const struct restored_disk *match = NULL;
+
+                for (xmlNodePtr c = disk->children; c; c = c->next)
+                        if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, (const xmlChar *) "target"))
+                                target = c;
+                        else if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, (const xmlChar *) "driver"))
+                                driver = c;
+                xmlChar *dev = target ? xmlGetProp(target, (const xmlChar *) "dev") : NULL;
+                for (size_t k = 0; dev && k < n_disks; k++)
+                        if (xmlStrEqual(dev, (const xmlChar *) disks[k].target))
+                                match = &disks[k];
+                xmlFree(dev);
+                if (!match) {
+                        /* Not restored: keeping it would attach the original VM's disk to the copy. */
+                        o->nodesetval->nodeTab[i] = NULL;
+                        xmlUnlinkNode(disk);
+                        xmlFreeNode(disk);
+                        continue;
+                }
+                for (xmlNodePtr c = disk->children, next; c; c = next) {
+                        next = c->next;
+                        if (c->type == XML_ELEMENT_NODE && (xmlStrEqual(c->name, (const xmlChar *) "source") ||
+                                                            xmlStrEqual(c->name, (const xmlChar *) "backingStore"))) {
+                                xmlUnlinkNode(c);
+                                xmlFreeNode(c);
+                        }
+                }
+                xmlSetProp(disk, (const xmlChar *) "type", (const xmlChar *) "file");
+                xmlNodePtr src = xmlNewNode(NULL, (const xmlChar *) "source");
+                if (!src || !xmlSetProp(src, (const xmlChar *) "file", (const xmlChar *) match->path) ||
+                    !xmlAddPrevSibling(target, src)) {
+                        xmlFreeNode(src);
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!driver) {
+                        driver = xmlNewNode(NULL, (const xmlChar *) "driver");
+                        if (!driver || !xmlAddPrevSibling(src, driver)) {
+                                xmlFreeNode(driver);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        xmlSetProp(driver, (const xmlChar *) "name", (const xmlChar *) "qemu");
+                }
+                xmlSetProp(driver, (const xmlChar *) "type", (const xmlChar *) "qcow2");
+        }
+        xmlXPathFreeObject(o);
+        if (r == 0 && !o)
+                r = err_set(err, -ENOMEM, "cannot read the disks of the backed-up domain");
+        return r;
+}
+
+int domain_xml_for_restore(const char *source_xml, const char *name, const char *uuid,
+                           const struct restored_disk *disks, size_t n_disks, const struct binding *binding,
+                           char **ret, struct sovd_err *err) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+        xmlDocPtr doc = NULL, bdoc = NULL;
+        xmlXPathContextPtr ctx = NULL;
+        xmlNodePtr root, metadata = NULL;
+        xmlChar *out = NULL;
+        int size = 0, r = -ENOMEM;
+
+        doc = xmlReadMemory(source_xml, (int) strlen(source_xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        root = doc ? xmlDocGetRootElement(doc) : NULL;
+        if (!root || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
+                xmlFreeDoc(doc);
+                return err_set(err, -EBADMSG, "the backup's domain XML is not a libvirt domain");
+        }
+        ctx = xmlXPathNewContext(doc);
+        if (!ctx)
+                goto out;
+        if (set_child_text(doc, ctx, "/domain/name", "name", name) < 0 ||
+            set_child_text(doc, ctx, "/domain/uuid", "uuid", uuid) < 0)
+                goto out;
+        remove_nodes(ctx, "/domain/devices/interface/mac | /domain/os/nvram | /domain/devices/disk//backingStore");
+        remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
+        r = restore_disks(ctx, disks, n_disks, err);
+        if (r < 0)
+                goto out;
+        r = -ENOMEM;
+        binding_to_xml(binding, &sb);
+        if (!sb.buf || sb.oom)
+                goto out;
+        bdoc = xmlReadMemory(sb.buf, (int) sb.len, "binding.xml", NULL,
+                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!bdoc)
+                goto out;
+        for (xmlNodePtr c = root->children; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, (const xmlChar *) "metadata"))
+                        metadata = c;
+        if (!metadata && !(metadata = xmlNewChild(root, NULL, (const xmlChar *) "metadata", NULL)))
+                goto out;
+        xmlNodePtr copy = xmlDocCopyNode(xmlDocGetRootElement(bdoc), doc, 1);
+        if (!copy || !xmlAddChild(metadata, copy)) {
+                xmlFreeNode(copy);
+                goto out;
+        }
+        xmlDocDumpMemory(doc, &out, &size);
+        if (!out)
+                goto out;
+        *ret = strndup((const char *) out, (size_t) size);
+        r = *ret ? 0 : -ENOMEM;
+out:
+        xmlFree(out);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(bdoc);
+        xmlFreeDoc(doc);
+        return r;
+}

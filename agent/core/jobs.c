@@ -6,7 +6,9 @@
 #include "sovd/fileio.h"
 #include "sovd/jobs.h"
 #include "sovd/json-util.h"
+#include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/recorder.h"
 #include "sovd/time-util.h"
 
 #define JOB_FILE_MAX (4 * 1024 * 1024)
@@ -127,7 +129,12 @@ static struct json_object *job_to_json_locked(const struct job *j, bool with_par
                 return NULL;
         if (j->error) {
                 struct json_object *e = json_object_new_object();
-                if (!e || json_add(o, "error", e) < 0 || json_add_string(e, "detail", j->error) < 0)
+                bool cancelled = j->state == JOB_CANCELLED;
+                /* Shaped like a problem document (RFC 9457), as the API's own errors are. */
+                if (!e || json_add(o, "error", e) < 0 ||
+                    json_add_string(e, "type", cancelled ? "urn:sovd:problem:job-cancelled" : "urn:sovd:problem:job-failed") < 0 ||
+                    json_add_string(e, "title", cancelled ? "Job cancelled" : "Job failed") < 0 ||
+                    json_add_string(e, "detail", j->error) < 0)
                         return NULL;
         } else if (json_add(o, "error", NULL) < 0)
                 return NULL;
@@ -182,6 +189,52 @@ static void set_state(struct job *j, enum job_state s, const char *error) {
         pthread_mutex_unlock(&jobs_lock);
 }
 
+/*
+ * The audit record of how a job ended, with the context the API stored in
+ * its params ("context": caller, role, VM name, tenant, decision), so the
+ * outcome is tied to the request and the decision that allowed it.
+ */
+static void record_end(struct job *j) {
+        _cleanup_json_ struct json_object *extra = json_object_new_object();
+        struct json_object *ctxo = NULL;
+        const char *decision = NULL, *outcome;
+        _cleanup_free_ char *detail = NULL;
+        enum job_state state;
+        struct record_ctx ctx = { .source = "job", .vm_uuid = j->vm };
+        struct sovd_err err = {};
+        int r;
+
+        if (j->params && json_object_object_get_ex(j->params, "context", &ctxo) && ctxo) {
+                (void) json_get_string(ctxo, "caller", "", false, &ctx.caller, NULL);
+                (void) json_get_string(ctxo, "role", "", false, &ctx.role, NULL);
+                (void) json_get_string(ctxo, "vm_name", "", false, &ctx.vm_name, NULL);
+                (void) json_get_string(ctxo, "tenant", "", false, &ctx.tenant, NULL);
+                (void) json_get_string(ctxo, "decision", "", false, &decision, NULL);
+        }
+        ctx.request_id = j->request_id;
+        /* Copied under the lock, recorded outside it: the record's fdatasync must not stall the table. */
+        pthread_mutex_lock(&jobs_lock);
+        state = j->state;
+        detail = j->error ? strdup(j->error) : NULL;
+        if (extra) {
+                struct json_object *res = NULL;
+                (void) json_add_string(extra, "job", j->id);
+                if (j->result)
+                        (void) json_object_deep_copy(j->result, &res, NULL);
+                (void) json_add(extra, "result", res);
+        }
+        pthread_mutex_unlock(&jobs_lock);
+        outcome = job_state_to_string(state);
+        r = record_operation(&ctx, j->kind_name, outcome, decision, detail, extra, &err);
+        log_emit(state == JOB_SUCCEEDED ? LOG_NOTICE : LOG_WARNING,
+                 LOG_FIELDS({ "SOVD_JOB_ID", j->id }, { "SOVD_VM_UUID", j->vm }, { "SOVD_REQUEST_ID", j->request_id }),
+                 "%s job %s on VM %s %s%s%s", j->kind_name, j->id, j->vm, outcome, detail ? ": " : "",
+                 detail ? detail : "");
+        if (r < 0)
+                log_emit(LOG_ERR, LOG_FIELDS({ "SOVD_JOB_ID", j->id }), "cannot write the audit record of job %s: %s",
+                         j->id, err.msg[0] ? err.msg : strerror(-r));
+}
+
 static void *worker(void *arg) {
         for (;;) {
                 struct job *j = NULL;
@@ -213,6 +266,7 @@ static void *worker(void *arg) {
                 else
                         set_state(j, JOB_SUCCEEDED, NULL);
                 (void) persist(j);
+                record_end(j);
         }
 }
 
@@ -322,6 +376,7 @@ static int load_all(struct sovd_err *err) {
                         free(j->error);
                         j->error = s == JOB_FAILED ? strdup(reason) : NULL;
                         (void) persist(j);
+                        record_end(j);
                 }
                 if (jobs_tail)
                         jobs_tail->next = j;
@@ -435,6 +490,20 @@ int jobs_submit(const char *kind, const char *vm, struct json_object *params, co
         return 0;
 }
 
+int jobs_active_for_vm(const char *vm, struct sovd_err *err) {
+        int r = 0;
+
+        pthread_mutex_lock(&jobs_lock);
+        for (struct job *o = jobs; o; o = o->next)
+                if (is_active(o->state) && streq(o->vm, vm)) {
+                        r = err_set(err, -EBUSY, "VM %s has a %s job (%s, %s); wait for it or cancel it", vm,
+                                    o->kind_name, o->id, job_state_to_string(o->state));
+                        break;
+                }
+        pthread_mutex_unlock(&jobs_lock);
+        return r;
+}
+
 static struct job *find_locked(const char *id) {
         for (struct job *j = jobs; j; j = j->next)
                 if (streq(j->id, id))
@@ -502,6 +571,7 @@ int jobs_list(const char *vm, int state, struct json_object **ret) {
 int jobs_cancel(const char *id, struct sovd_err *err) {
         struct job *j;
         enum job_state s;
+        int r;
 
         pthread_mutex_lock(&jobs_lock);
         j = find_locked(id);
@@ -521,7 +591,9 @@ int jobs_cancel(const char *id, struct sovd_err *err) {
 
         switch (s) {
         case JOB_QUEUED:
-                return persist(j);
+                r = persist(j);
+                record_end(j);
+                return r;
         case JOB_RUNNING:
                 if (!j->kind || !j->kind->cancel)
                         return err_set(err, -EOPNOTSUPP, "a running %s job cannot be cancelled", j->kind_name);

@@ -61,16 +61,32 @@ int record_call(const struct record_ctx *ctx, const char *method, const char *pa
         return append(o, err);
 }
 
-int record_drift(const struct record_ctx *ctx, const char *event, const char *detail, struct json_object *extra,
-                 struct sovd_err *err) {
-        _cleanup_json_ struct json_object *o = record_new("drift", ctx);
-
-        if (!o || json_add_string(o, "event", event) < 0 || json_add_string(o, "detail", detail) < 0)
-                return -ENOMEM;
+static int add_members(struct json_object *o, struct json_object *extra) {
         if (extra) {
                 json_object_object_foreach(extra, k, v)
                         if (json_add(o, k, json_object_get(v)) < 0)
                                 return -ENOMEM;
         }
+        return 0;
+}
+
+int record_operation(const struct record_ctx *ctx, const char *operation, const char *outcome,
+                     const char *decision_id, const char *detail, struct json_object *extra, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = record_new("operation", ctx);
+
+        if (!o || json_add_string(o, "operation", operation) < 0 || json_add_string(o, "outcome", outcome) < 0 ||
+            json_add_string(o, "decision_id", decision_id) < 0 || json_add_string(o, "detail", detail) < 0 ||
+            add_members(o, extra) < 0)
+                return -ENOMEM;
+        return append(o, err);
+}
+
+int record_drift(const struct record_ctx *ctx, const char *event, const char *detail, struct json_object *extra,
+                 struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = record_new("drift", ctx);
+
+        if (!o || json_add_string(o, "event", event) < 0 || json_add_string(o, "detail", detail) < 0 ||
+            add_members(o, extra) < 0)
+                return -ENOMEM;
         return append(o, err);
 }

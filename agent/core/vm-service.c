@@ -6,6 +6,7 @@
 #include "sovd/drift.h"
 #include "sovd/log.h"
 #include "sovd/time-util.h"
+#include "sovd/virt-backup.h"
 #include "sovd/virt-storage.h"
 #include "sovd/vm-index.h"
 #include "sovd/admission.h"
@@ -405,18 +406,43 @@ int vm_service_pools_of_paths(char *const *paths, size_t n, char ***ret, struct 
         pools = calloc(n + 1, sizeof(char *));
         if (!pools)
                 return -ENOMEM;
+        char **names = NULL, **dirs = NULL;
+        size_t n_names = 0;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *volume = NULL;
                 struct sovd_err ignored;
                 r = virt_volume_by_path(c, paths[i], &pools[i], &volume, &ignored);
                 if (r == -SOVD_E_LIBVIRT_DOWN) {
                         vm_service_pools_free(pools, n);
+                        strv_free(names);
+                        vm_service_pools_free(dirs, n_names);
                         return err_set(err, r, "%s", ignored.msg);
                 }
-                /* Not a volume of any pool: the path is judged as an untagged place. */
-                if (r < 0)
-                        pools[i] = NULL;
+                if (r >= 0)
+                        continue;
+                pools[i] = NULL;
+                /*
+                 * A file libvirt has not scanned yet (a snapshot overlay just
+                 * written, a memory file) still lies in its pool's directory.
+                 */
+                if (!names && virt_pool_list(c, &names, &ignored) >= 0) {
+                        for (n_names = 0; names[n_names]; n_names++)
+                                ;
+                        dirs = calloc(n_names + 1, sizeof(char *));
+                        for (size_t k = 0; dirs && k < n_names; k++)
+                                (void) virt_pool_path(c, names[k], &dirs[k], &ignored);
+                }
+                const char *slash = strrchr(paths[i], '/');
+                for (size_t k = 0; slash && dirs && k < n_names; k++)
+                        if (dirs[k] && strlen(dirs[k]) == (size_t) (slash - paths[i]) &&
+                            strncmp(dirs[k], paths[i], (size_t) (slash - paths[i])) == 0) {
+                                pools[i] = strdup(names[k]);
+                                break;
+                        }
+                /* Otherwise the path is judged as an untagged place. */
         }
+        strv_free(names);
+        vm_service_pools_free(dirs, n_names);
         *ret = pools;
         return 0;
 }

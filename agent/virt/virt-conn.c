@@ -57,6 +57,8 @@ int virt_error(struct sovd_err *err, struct virt_conn *c, const char *fmt, ...) 
 
         switch (lv_code) {
         case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_DOMAIN_SNAPSHOT:
+        case VIR_ERR_NO_DOMAIN_CHECKPOINT:
                 code = -ENOENT;
                 break;
         case VIR_ERR_NO_STORAGE_POOL:

@@ -3,6 +3,8 @@
 
 /* Shared by the files of agent/virt only: the libvirt types behind struct virt_conn. */
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -39,3 +41,45 @@ static inline void virStorageVolFreep(virStorageVolPtr *v) {
                 virStorageVolFree(*v);
 }
 #define _cleanup_vol_ __attribute__((cleanup(virStorageVolFreep)))
+
+static inline void virDomainSnapshotFreep(virDomainSnapshotPtr *s) {
+        if (*s)
+                virDomainSnapshotFree(*s);
+}
+#define _cleanup_snapshot_ __attribute__((cleanup(virDomainSnapshotFreep)))
+
+static inline void virDomainCheckpointFreep(virDomainCheckpointPtr *cp) {
+        if (*cp)
+                virDomainCheckpointFree(*cp);
+}
+#define _cleanup_checkpoint_ __attribute__((cleanup(virDomainCheckpointFreep)))
+
+/* The domain with UUID @uuid (a string); -ENOENT when there is none. Free with virDomainFree(). */
+static inline int virt_domain_lookup(struct virt_conn *c, const char *uuid, virDomainPtr *ret, struct sovd_err *err) {
+        virDomainPtr dom = virDomainLookupByUUIDString(virt_conn_ptr(c), uuid);
+
+        if (!dom)
+                return virt_error(err, c, "domain %s", uuid);
+        *ret = dom;
+        return 0;
+}
+
+/* A disk of a domain as its XML describes it, for building snapshot and backup XML. */
+struct virt_xml_disk {
+        char *target;    /* "vda" */
+        char *device;    /* "disk", "cdrom", "floppy", "lun" */
+        bool has_source; /* false for an empty drive */
+        bool readonly;
+};
+
+/*
+ * Every <disk> of the domain's current XML (the live one while it runs),
+ * in document order. *ret is an array of *ret_n; free with
+ * virt_xml_disks_free(). Lives in virt-snapshot.c.
+ */
+int virt_xml_disks_read(struct virt_conn *c, virDomainPtr dom, struct virt_xml_disk **ret, size_t *ret_n,
+                        struct sovd_err *err);
+void virt_xml_disks_free(struct virt_xml_disk *d, size_t n);
+
+/* The disk of @d with target @target, or NULL. */
+const struct virt_xml_disk *virt_xml_disk_find(const struct virt_xml_disk *d, size_t n, const char *target);

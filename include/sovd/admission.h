@@ -27,6 +27,9 @@
 void admission_set(struct config *config, struct policy_set *policies);
 void admission_clear(void);
 
+/* The current configuration (a reference), or NULL before the first install. */
+struct config *admission_config(void);
+
 /* The current policy set (a reference), or NULL before the first load. */
 struct policy_set *admission_policies(void);
 
@@ -72,6 +75,21 @@ DEFINE_POINTER_CLEANUP(struct decision, decision_free)
 int admission_decide_vm(const char *operation, const char *policy_name, const struct admission_disk *disks,
                         size_t n_disks, time_t now, struct decision **ret);
 
+/* A place data is written to: a configured storage pool or backup target, or a bare path. */
+struct admission_place {
+        const char *type; /* "storage_pool", "backup_target", "path" */
+        const char *name;
+};
+
+/*
+ * Decides @operation ("snapshot", "backup") for a VM bound to @policy_name
+ * that writes its data to @places: one check of rule @kind per distinct
+ * place, with the host given for rules that compare against it (a backup
+ * at a different site). Returns -ENOMEM only; a denial is a decision.
+ */
+int admission_decide_writes(const char *operation, const char *policy_name, enum policy_kind kind,
+                            const struct admission_place *places, size_t n_places, time_t now, struct decision **ret);
+
 /*
  * A dry run of one rule on one place: the host ("host"), a configured storage
  * pool or backup target by name, or caller-given @tags (then @name is a label).
@@ -80,6 +98,12 @@ int admission_decide_vm(const char *operation, const char *policy_name, const st
 int admission_decide_place(const char *policy_name, enum policy_kind kind, const char *place_type,
                            const char *place_name, struct tags *tags, time_t now, struct decision **ret,
                            struct sovd_err *err);
+
+/* This host as decisions see it, {"name", "tags"}; a new object, NULL on OOM. */
+struct json_object *admission_host_to_json(void);
+
+/* The configured tags of a "storage_pool" or "backup_target" (a new object; {} when untagged), NULL on OOM. */
+struct json_object *admission_place_tags_to_json(const char *type, const char *name);
 
 /* The decision as JSON (docs/policy-format.md); NULL on OOM. */
 struct json_object *decision_to_json(const struct decision *d);

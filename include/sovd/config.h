@@ -45,6 +45,9 @@ struct place_config {
         char *name;
         char *path; /* backup targets: the directory backups are written to */
         struct tags tags;
+        /* Backup targets' retention, per VM; 0: no such limit (keep everything when both are 0). */
+        unsigned keep_last;
+        unsigned keep_days;
 };
 
 /* Mutual TLS for tcp: listeners. Key material is wiped before it is freed. */

@@ -21,3 +21,22 @@ int domain_xml_build(const struct vm_spec *spec, const char *type, const char *c
  */
 int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding, char ***ret_disk_paths,
                        struct sovd_err *err);
+
+/* A disk of a restored VM: the device target and the file now holding its data. */
+struct restored_disk {
+        const char *target;
+        const char *path;
+};
+
+/*
+ * The domain XML of a VM restored from a backup: @source_xml (the domain as
+ * it was backed up) with @name and @uuid, every listed disk pointing at its
+ * restored qcow2 file (backing chains dropped), no MAC addresses (libvirt
+ * assigns new ones, so the copy can run beside the original), no NVRAM
+ * path, and @binding instead of any sovd metadata it carried. Disks not
+ * listed are removed: their data was not restored. -EBADMSG (with @err)
+ * for XML that is not a domain.
+ */
+int domain_xml_for_restore(const char *source_xml, const char *name, const char *uuid,
+                           const struct restored_disk *disks, size_t n_disks, const struct binding *binding,
+                           char **ret, struct sovd_err *err);

@@ -13,6 +13,9 @@
  * At most one active (queued or running) job per VM: a second is refused
  * with -EBUSY, which the API answers 409.
  *
+ * How each job ends is an audit record (recorder.h, "operation"), tied to
+ * the request and decision the API stored under "context" in its params.
+ *
  * Thread-safe: one mutex guards the table and a condition variable wakes
  * the workers; kinds' callbacks run without the lock.
  */
@@ -75,6 +78,9 @@ void jobs_stop(void);
  */
 int jobs_submit(const char *kind, const char *vm, struct json_object *params, const char *request_id,
                 char ret_id[static ID_TEXT_LEN], struct sovd_err *err);
+
+/* -EBUSY (with @err naming the job) when @vm has a queued or running job; 0 otherwise. */
+int jobs_active_for_vm(const char *vm, struct sovd_err *err);
 
 /* One job as JSON: id, kind, vm, state, progress, error, result, request_id, timestamps. -ENOENT. */
 int jobs_get(const char *id, struct json_object **ret, struct sovd_err *err);

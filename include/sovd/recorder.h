@@ -42,3 +42,12 @@ int record_call(const struct record_ctx *ctx, const char *method, const char *pa
 /* Something done behind sovd's back; @extra (may be NULL, borrowed) adds members such as compliance. */
 int record_drift(const struct record_ctx *ctx, const char *event, const char *detail, struct json_object *extra,
                  struct sovd_err *err);
+
+/*
+ * The outcome of an operation on data (snapshot, backup, restore, retention
+ * deletion): @operation, @outcome ("succeeded", "failed", "cancelled",
+ * "deleted"), the decision it was made under (NULL: none), a detail, and
+ * @extra members (borrowed, may be NULL) such as the job, backup or files.
+ */
+int record_operation(const struct record_ctx *ctx, const char *operation, const char *outcome,
+                     const char *decision_id, const char *detail, struct json_object *extra, struct sovd_err *err);

@@ -2,8 +2,12 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SHA256_HEX_LEN 65
 
 /* Lower-case hex SHA-256 of @len bytes into @hex (65 bytes, NUL-terminated). -EIO on failure. */
 int sha256_hex(const void *data, size_t len, char hex[static SHA256_HEX_LEN]);
+
+/* The same over a whole file, read in large chunks; *ret_size its length. Negative errno on failure. */
+int sha256_file(const char *path, char hex[static SHA256_HEX_LEN], uint64_t *ret_size);

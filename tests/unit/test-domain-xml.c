@@ -461,7 +461,83 @@ static void test_domain_xml_binding_no_entities(void) {
         ASSERT_INT_EQ(entity_loads, 0);
 }
 
-TEST_MAIN(TEST(test_domain_xml_build_structure), TEST(test_domain_xml_hostile_values_round_trip),
+/* A backed-up domain (as libvirt wrote it) becomes a new VM with the restored disks and a fresh binding. */
+static void test_domain_xml_for_restore(void) {
+        static const char source[] =
+                "<domain type='kvm'><name>web-01</name><uuid>11111111-2222-4333-8444-555555555555</uuid>"
+                "<metadata><sovd:binding xmlns:sovd='urn:sovd:binding:1'><sovd:tenant>old</sovd:tenant>"
+                "<sovd:policy>old</sovd:policy></sovd:binding><other xmlns='urn:x'>kept</other></metadata>"
+                "<os><type>hvm</type><nvram>/var/lib/libvirt/qemu/nvram/web-01_VARS.fd</nvram></os><devices>"
+                "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/old/vda.qcow2'/>"
+                "<backingStore type='file'><format type='qcow2'/><source file='/img/base.qcow2'/></backingStore>"
+                "<target dev='vda' bus='virtio'/></disk>"
+                "<disk type='file' device='disk'><source file='/old/vdb.raw'/><target dev='vdb' bus='virtio'/></disk>"
+                "<disk type='file' device='cdrom'><source file='/iso/x.iso'/><target dev='sda' bus='sata'/></disk>"
+                "<interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>"
+                "</devices></domain>";
+        struct restored_disk disks[] = { { "vda", HOSTILE_PATH } };
+        struct binding b = { .tenant = (char *) "acme", .policy = (char *) "fr-sovereign", .labels = test_labels,
+                             .n_labels = ELEMENTSOF(test_labels), .volumes = test_volumes, .n_volumes = 1 };
+        struct binding got = {};
+        _cleanup_free_ char *xml = NULL;
+        struct sovd_err err = {};
+
+        ASSERT_OK(domain_xml_for_restore(source, "web-01-restored", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", disks, 1, &b,
+                                         &xml, &err));
+        xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "x.xml", NULL, XML_PARSE_NONET);
+        ASSERT_NOT_NULL(doc);
+        xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+        xmlXPathRegisterNs(ctx, (const xmlChar *) "sovd", (const xmlChar *) SOVD_BINDING_NS);
+        static const struct {
+                const char *xpath;
+                const char *expected;
+        } checks[] = {
+                { "string(/domain/name)", "web-01-restored" },
+                { "string(/domain/uuid)", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" },
+                { "string(/domain/devices/disk[target/@dev='vda']/source/@file)", HOSTILE_PATH },
+                { "string(/domain/devices/disk[target/@dev='vda']/driver/@type)", "qcow2" },
+                { "string(count(/domain/devices/disk[target/@dev='vda']/backingStore))", "0" },
+                /* Not restored: the original's disk must not be attached to the copy. */
+                { "string(count(/domain/devices/disk[target/@dev='vdb']))", "0" },
+                { "string(count(/domain/devices/disk[@device='cdrom']))", "1" },
+                { "string(count(/domain/devices/interface/mac))", "0" },
+                { "string(count(/domain/os/nvram))", "0" },
+                { "string(count(/domain/metadata/sovd:binding))", "1" },
+                { "string(/domain/metadata/sovd:binding/sovd:tenant)", "acme" },
+                { "string(/domain/metadata/*[local-name()='other'])", "kept" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) checks[i].xpath, ctx);
+                ASSERT_NOT_NULL(o);
+                ASSERT_STR_EQ((const char *) o->stringval, checks[i].expected);
+                xmlXPathFreeObject(o);
+        }
+        /* The binding inside is the one given, hostile labels intact. */
+        xmlXPathObjectPtr bo = xmlXPathEvalExpression((const xmlChar *) "/domain/metadata/sovd:binding", ctx);
+        ASSERT_TRUE(bo && bo->nodesetval && bo->nodesetval->nodeNr == 1);
+        xmlBufferPtr buf = xmlBufferCreate();
+        xmlNodeDump(buf, doc, bo->nodesetval->nodeTab[0], 0, 0);
+        ASSERT_OK(binding_parse((const char *) xmlBufferContent(buf), &got, &err));
+        ASSERT_INT_EQ(got.n_labels, ELEMENTSOF(test_labels));
+        ASSERT_STR_EQ(got.labels[1].value, HOSTILE_LABEL_1);
+        binding_done(&got);
+        xmlBufferFree(buf);
+        xmlXPathFreeObject(bo);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+
+        /* Not a domain: refused, nothing made. */
+        char *none = NULL;
+        ASSERT_INT_EQ(domain_xml_for_restore("<network/>", "x", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", disks, 1, &b,
+                                             &none, &err),
+                      -EBADMSG);
+        ASSERT_NULL(none);
+        ASSERT_INT_EQ(domain_xml_for_restore("<domain><name>&xxe;</name></domain>", "x",
+                                             "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", disks, 1, &b, &none, &err),
+                      -EBADMSG);
+}
+
+TEST_MAIN(TEST(test_domain_xml_build_structure), TEST(test_domain_xml_for_restore), TEST(test_domain_xml_hostile_values_round_trip),
           TEST(test_domain_xml_disk_limits), TEST(test_domain_xml_binding_round_trip),
           TEST(test_domain_xml_binding_long_vm_name), TEST(test_domain_xml_binding_forms),
           TEST(test_domain_xml_binding_rejections), TEST(test_domain_xml_binding_no_entities))

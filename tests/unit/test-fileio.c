@@ -9,6 +9,9 @@
 
 #include "sovd/cleanup.h"
 #include "sovd/fileio.h"
+#include "sovd/process.h"
+#include "sovd/sha256.h"
+#include "sovd/time-util.h"
 #include "test-harness.h"
 
 static char tmpdir[256];
@@ -154,5 +157,49 @@ static void test_fileio_mkdir_p(void) {
         remove_tmpdir();
 }
 
-TEST_MAIN(TEST(test_fileio_write_atomic_and_read_back), TEST(test_fileio_write_atomic_fails_cleanly),
+/* A backup's checksum is the file's, however it is read. */
+static void test_sha256_file(void) {
+        _cleanup_free_ char *path = NULL, *data = malloc(3 * 1024 * 1024 + 17);
+        char a[SHA256_HEX_LEN], b[SHA256_HEX_LEN];
+        uint64_t size = 0;
+        size_t n = 3 * 1024 * 1024 + 17;
+
+        ASSERT_NOT_NULL(data);
+        for (size_t i = 0; i < n; i++)
+                data[i] = (char) (i * 7 + (i >> 12));
+        ASSERT_TRUE(asprintf(&path, "%s/blob", make_tmpdir()) > 0);
+        ASSERT_OK(file_write_atomic(path, data, n, 0600));
+        ASSERT_OK(sha256_file(path, a, &size));
+        ASSERT_OK(sha256_hex(data, n, b));
+        ASSERT_STR_EQ(a, b);
+        ASSERT_INT_EQ(size, n);
+        ASSERT_OK(sha256_hex("", 0, b));
+        ASSERT_STR_EQ(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        ASSERT_INT_EQ(sha256_file("/nonexistent/x", a, NULL), -ENOENT);
+}
+
+static bool cancel_now(void *userdata) {
+        return ++*(int *) userdata > 2;
+}
+
+/* Helper programs: exit status and their last words reach the error; cancel stops them. */
+static void test_process_run(void) {
+        struct sovd_err err = {};
+        char *ok[] = { "true", NULL };
+        char *fails[] = { "sh", "-c", "echo first line >&2; echo 'qemu-img: cannot open' >&2; exit 3", NULL };
+        char *slow[] = { "sleep", "30", NULL };
+        char *missing[] = { "sovd-no-such-program", NULL };
+        int calls = 0;
+
+        ASSERT_OK(process_run(ok, NULL, NULL, &err));
+        ASSERT_INT_EQ(process_run(fails, NULL, NULL, &err), -EIO);
+        ASSERT_STR_CONTAINS(err.msg, "status 3");
+        ASSERT_STR_CONTAINS(err.msg, "qemu-img: cannot open");
+        uint64_t t0 = now_monotonic_usec();
+        ASSERT_INT_EQ(process_run(slow, cancel_now, &calls, &err), -ECANCELED);
+        ASSERT_TRUE(now_monotonic_usec() - t0 < 10 * 1000000ull);
+        ASSERT_TRUE(process_run(missing, NULL, NULL, &err) < 0);
+}
+
+TEST_MAIN(TEST(test_fileio_write_atomic_and_read_back), TEST(test_sha256_file), TEST(test_process_run), TEST(test_fileio_write_atomic_fails_cleanly),
           TEST(test_fileio_read_all_limits), TEST(test_fileio_read_all_unsized_files), TEST(test_fileio_mkdir_p))
