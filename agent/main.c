@@ -84,6 +84,7 @@ static void on_libvirt_state(bool connected, const char *reason, void *userdata)
         if (connected) {
                 vm_index_resync();
                 drift_scan();
+                snapshot_service_scan();
         } else
                 vm_index_invalidate();
         if (serving)
@@ -469,6 +470,7 @@ int main(int argc, char **argv) {
 out:
         (void) sd_notify(0, "STOPPING=1");
         api_shutdown();
+        snapshot_service_stop();
         jobs_stop();
         virt_stop();
         recorder_set(NULL);

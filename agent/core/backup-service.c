@@ -708,7 +708,7 @@ static int current_target(const char *name, struct config **ret_config, const st
 }
 
 static bool cancel_requested(void *userdata) {
-        return job_cancel_requested(userdata);
+        return job_cancel_requested(userdata) || jobs_stopping();
 }
 
 /* Disk file name inside a backup: the device target, already validated by libvirt ("vda"). */
@@ -863,13 +863,14 @@ static const char *context_string(struct json_object *params, const char *key) {
 /* Waits for the domain's job to end; aborts it when the job is cancelled. */
 static int wait_backup(struct job *j, struct virt_conn **c, struct sovd_err *err) {
         struct virt_job_info info = {};
-        bool aborted = false;
+        bool aborted = false, stopping = false;
         uint64_t down_since = 0;
         int r;
 
         for (;;) {
-                if (!aborted && job_cancel_requested(j)) {
+                if (!aborted && (job_cancel_requested(j) || jobs_stopping())) {
                         aborted = true;
+                        stopping = jobs_stopping();
                         (void) virt_domain_abort_job(*c, job_vm(j), NULL);
                 }
                 r = virt_domain_job(*c, job_vm(j), false, &info, err);
@@ -902,7 +903,8 @@ static int wait_backup(struct job *j, struct virt_conn **c, struct sovd_err *err
         case VIRT_JOB_COMPLETED:
                 return 0;
         case VIRT_JOB_CANCELLED:
-                return err_set(err, -ECANCELED, "the backup was aborted%s", aborted ? " on request" : " in libvirt");
+                return err_set(err, -ECANCELED, "the backup was aborted%s",
+                               stopping ? " because the agent was stopped" : aborted ? " on request" : " in libvirt");
         case VIRT_JOB_FAILED:
                 return err_set(err, -EIO, "libvirt reports the backup failed: %s",
                                info.error[0] ? info.error : "no reason given");
@@ -1346,6 +1348,8 @@ static int restore_run(struct job *j, struct sovd_err *err) {
         }
         if (r < 0) {
                 restore_cleanup(disks, in_place);
+                if (jobs_stopping())
+                        err_prefix(err, r, "interrupted because the agent was stopped");
                 if (in_place)
                         err_prefix(err, r, "the in-place restore stopped part-way: the VM's disks may be a mix of "
                                            "restored and earlier contents; run the restore again");

@@ -81,6 +81,15 @@ struct json_object *job_params(const struct job *j) {
         return j->params;
 }
 
+bool jobs_stopping(void) {
+        bool r;
+
+        pthread_mutex_lock(&jobs_lock);
+        r = stopping;
+        pthread_mutex_unlock(&jobs_lock);
+        return r;
+}
+
 bool job_cancel_requested(const struct job *j) {
         bool r;
 

@@ -829,3 +829,55 @@ void snapshot_service_observe(const char *uuid) {
         /* Listing records what is new; a VM that vanished or an unreachable libvirt is no news. */
         (void) snapshots_collect(uuid, NULL, &arr, &err);
 }
+
+/* At most one scan at a time; joined at shutdown so it never outlives the audit log. */
+static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t scan_tid;
+static bool scan_started, scan_running, scan_stopping;
+
+static void *scan_thread(void *arg) {
+        struct vm_view *views = NULL;
+        struct sovd_err err;
+        size_t n = 0;
+
+        (void) arg;
+        if (vm_service_list_live(NULL, &views, &n, &err) >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        pthread_mutex_lock(&scan_lock);
+                        bool stop = scan_stopping;
+                        pthread_mutex_unlock(&scan_lock);
+                        if (stop)
+                                break;
+                        snapshot_service_observe(views[i].domain.uuid);
+                }
+        vm_view_array_free(views, n);
+        pthread_mutex_lock(&scan_lock);
+        scan_running = false;
+        pthread_mutex_unlock(&scan_lock);
+        return NULL;
+}
+
+void snapshot_service_scan(void) {
+        pthread_mutex_lock(&scan_lock);
+        if (!scan_running && !scan_stopping) {
+                if (scan_started)
+                        pthread_join(scan_tid, NULL); /* finished: scan_running is false */
+                scan_started = pthread_create(&scan_tid, NULL, scan_thread, NULL) == 0;
+                scan_running = scan_started;
+                if (scan_started)
+                        (void) pthread_setname_np(scan_tid, "sovd-snapscan");
+        }
+        pthread_mutex_unlock(&scan_lock);
+}
+
+void snapshot_service_stop(void) {
+        bool join;
+
+        pthread_mutex_lock(&scan_lock);
+        scan_stopping = true;
+        join = scan_started;
+        scan_started = false;
+        pthread_mutex_unlock(&scan_lock);
+        if (join)
+                pthread_join(scan_tid, NULL);
+}

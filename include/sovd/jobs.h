@@ -68,7 +68,7 @@ struct job_kind {
  */
 int jobs_start(const char *state_dir, const struct job_kind *const *kinds, unsigned workers, struct sovd_err *err);
 
-/* Stops the workers after their current job (left "running" on disk: the next start recovers it). */
+/* Stops the workers after their current job, which sees jobs_stopping() and ends early where it can. */
 void jobs_stop(void);
 
 /*
@@ -100,5 +100,11 @@ const char *job_id(const struct job *j);
 const char *job_vm(const struct job *j);
 struct json_object *job_params(const struct job *j); /* borrowed, read-only */
 bool job_cancel_requested(const struct job *j);
+/*
+ * True once jobs_stop() was called: a long operation stops (aborting what
+ * it runs in libvirt) and fails with a reason rather than hold the agent's
+ * shutdown for the length of a backup.
+ */
+bool jobs_stopping(void);
 /* Stores the job's result (copied), shown once it succeeded. */
 int job_set_result(struct job *j, struct json_object *result);

@@ -82,5 +82,17 @@ int snapshot_revert_decide(const char *uuid, const char *name, struct decision *
 int snapshot_revert(const char *uuid, const char *name, struct sovd_err *err);
 int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err);
 
-/* A lifecycle event on the domain (event thread): a snapshot made with virsh shows up here. */
+/*
+ * Looks for snapshots made behind sovd's back on one domain: called for
+ * every lifecycle event of the domain (a snapshot saving memory pauses and
+ * resumes it) and on every listing. libvirt has no event for snapshot
+ * creation, so a disk-only snapshot made with virsh shows up at the next
+ * event, listing or (re)connection, not at once.
+ */
 void snapshot_service_observe(const char *uuid);
+
+/* The same for every domain, on a thread of its own (after each connection to libvirt). */
+void snapshot_service_scan(void);
+
+/* Waits for a running scan to end; no new one starts (shutdown). */
+void snapshot_service_stop(void);
