@@ -126,7 +126,7 @@ int virt_volume_create(struct virt_conn *c, const char *pool, const char *name, 
         /* Allocation 0: qcow2 grows on demand; without it libvirt reserves the full capacity. */
         strbuf_appendf(&sb, "</name><capacity unit='bytes'>%" PRIu64 "</capacity><allocation>0</allocation>",
                        capacity);
-        strbuf_append(&sb, "<target><format type='qcow2'/><permissions><mode>0600</mode></permissions></target>");
+        strbuf_append(&sb, "<target><format type='qcow2'/><compat>1.1</compat><permissions><mode>0600</mode></permissions></target>");
         if (backing) {
                 strbuf_append(&sb, "<backingStore><path>");
                 strbuf_append_xml_escaped(&sb, backing->path);
