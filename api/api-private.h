@@ -102,6 +102,9 @@ int check_uuid(struct api_request *req, struct sovd_err *err);
 /* Answers @status with VM @uuid in detail (as GET /v1/vms/{uuid}). */
 int reply_vm(struct api_request *req, int status, const char *uuid, struct sovd_err *err);
 
+/* Routes that take no parameters accept an empty body or {}; anything else is 400. */
+int check_no_params(struct api_request *req, struct sovd_err *err);
+
 /* Answers @status with job @id, Location /v1/jobs/{id}. */
 int reply_job(struct api_request *req, int status, const char *id, struct sovd_err *err);
 

@@ -75,7 +75,7 @@ int handle_backup_verify(struct api_request *req, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         int r = check_uuid(req, err);
 
-        if (r < 0 || (r = backup_verify_json(req->uuid, &o, err)) < 0)
+        if (r < 0 || (r = check_no_params(req, err)) < 0 || (r = backup_verify_json(req->uuid, &o, err)) < 0)
                 return r;
         return reply_json(req, 200, o);
 }

@@ -4,6 +4,17 @@
 #include "sovd/json-util.h"
 #include "sovd/names.h"
 
+int check_no_params(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *doc = NULL;
+        static const char *const none[] = { NULL };
+        int r;
+
+        if (req->body_len == 0)
+                return 0;
+        r = json_parse_strict(req->body, req->body_len, &doc, err);
+        return r < 0 ? r : json_check_members(doc, none, "", err);
+}
+
 int reply_job(struct api_request *req, int status, const char *id, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         int r;

@@ -18,18 +18,6 @@ static int parse_body(struct api_request *req, struct json_object **ret, struct 
         return json_parse_strict(req->body, req->body_len, ret, err);
 }
 
-/* Routes that take no parameters accept an empty body or {}. */
-static int check_empty_body(struct api_request *req, struct sovd_err *err) {
-        _cleanup_json_ struct json_object *doc = NULL;
-        static const char *const none[] = { NULL };
-        int r;
-
-        if (req->body_len == 0)
-                return 0;
-        r = json_parse_strict(req->body, req->body_len, &doc, err);
-        return r < 0 ? r : json_check_members(doc, none, "", err);
-}
-
 int handle_snapshot_list(struct api_request *req, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = NULL;
         int r = check_uuid(req, err);
@@ -133,7 +121,7 @@ int handle_snapshot_revert(struct api_request *req, struct sovd_err *err) {
         _cleanup_decision_ struct decision *d = NULL;
         int r = check_uuid(req, err);
 
-        if (r < 0 || (r = check_snapshot_name(req, err)) < 0 || (r = check_empty_body(req, err)) < 0 ||
+        if (r < 0 || (r = check_snapshot_name(req, err)) < 0 || (r = check_no_params(req, err)) < 0 ||
             (r = snapshot_revert_decide(req->uuid, req->name, &d, err)) < 0)
                 return r;
         if (d) {

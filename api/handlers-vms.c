@@ -362,17 +362,9 @@ int handle_vm_action(struct api_request *req, struct sovd_err *err) {
         if (action < 0)
                 return err_set(err, -EINVAL, "unknown action");
         /* Actions take no parameters; an empty object is tolerated for clients that always send one. */
-        if (req->body_len > 0) {
-                _cleanup_json_ struct json_object *doc = NULL;
-                static const char *const none[] = { NULL };
-
-                r = json_parse_strict(req->body, req->body_len, &doc, err);
-                if (r < 0)
-                        return r;
-                r = json_check_members(doc, none, "", err);
-                if (r < 0)
-                        return r;
-        }
+        r = check_no_params(req, err);
+        if (r < 0)
+                return r;
         if (action == VM_ACTION_START) {
                 r = admit_start(req, err);
                 if (r != 0)

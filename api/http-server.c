@@ -578,7 +578,9 @@ struct record_ctx request_ctx(const struct api_request *req) {
                 .request_id = req->request_id,
                 .caller = req->caller,
                 .role = role_to_string(req->role),
-                .vm_uuid = req->uuid[0] && req->uuid[0] != '!' ? req->uuid : NULL,
+                /* {uuid} of /v1/vms/... only: elsewhere the id is a job's or a backup's. */
+                .vm_uuid = req->uuid[0] && req->uuid[0] != '!' && strncmp(req->url, "/v1/vms/", 8) == 0 ? req->uuid
+                                                                                                       : NULL,
         };
 }
 

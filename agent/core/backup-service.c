@@ -461,11 +461,14 @@ static int load_chain(const struct place_config *t, const char *vm, struct json_
                         break;
                 if (n == CHAIN_MAX || !uuid_text_is_valid(parent) ||
                     target_ops(t)->read_manifest(t, vm, parent, &pm) < 0 || !manifest_is_sane(pm, vm, parent)) {
+                        /* The message first: @parent belongs to a manifest freed below. */
+                        int r = err_set(err, -ENOENT,
+                                        "backup %s needs its parent %.40s, which is missing from target '%s': the chain "
+                                        "is broken",
+                                        mstr(a[n - 1], "id"), parent, t->name);
                         json_object_put(pm);
                         manifests_free(a, n);
-                        return err_set(err, -ENOENT,
-                                       "backup %s needs its parent %s, which is missing from target '%s': the chain is broken",
-                                       mstr(a[n - 1], "id"), parent, t->name);
+                        return r;
                 }
                 a[n++] = pm;
         }
@@ -966,10 +969,11 @@ static int backup_run(struct job *j, struct sovd_err *err) {
                 goto fail;
         free(disks);
         free(files);
-        if (result && json_add_string(result, "backup", bp.id) >= 0 && json_add_string(result, "target", t->name) >= 0)
-                (void) job_set_result(j, result);
         apply_retention(c, t, job_vm(j), context_string(job_params(j), "vm_name"),
                         context_string(job_params(j), "tenant"));
+        /* Shown once the job has ended: retention is part of it. */
+        if (result && json_add_string(result, "backup", bp.id) >= 0 && json_add_string(result, "target", t->name) >= 0)
+                (void) job_set_result(j, result);
         return 0;
 fail:
         free(disks);

@@ -604,9 +604,16 @@ int jobs_cancel(const char *id, struct sovd_err *err) {
                 record_end(j);
                 return r;
         case JOB_RUNNING:
-                if (!j->kind || !j->kind->cancel)
-                        return err_set(err, -EOPNOTSUPP, "a running %s job cannot be cancelled", j->kind_name);
-                return j->kind->cancel(j, err);
+                r = !j->kind || !j->kind->cancel
+                            ? err_set(err, -EOPNOTSUPP, "a running %s job cannot be cancelled", j->kind_name)
+                            : j->kind->cancel(j, err);
+                if (r < 0) {
+                        /* Refused: the job goes on, and must not later be reported as cancelled. */
+                        pthread_mutex_lock(&jobs_lock);
+                        j->cancel_requested = false;
+                        pthread_mutex_unlock(&jobs_lock);
+                }
+                return r;
         case JOB_SUCCEEDED:
         case JOB_FAILED:
         case JOB_CANCELLED:

@@ -438,7 +438,12 @@ static int job_cancel(struct job *j, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         int r = virt_conn_acquire(&c, err);
 
-        return r < 0 ? r : virt_domain_abort_job(c, job_vm(j), err);
+        if (r >= 0)
+                r = virt_domain_abort_job(c, job_vm(j), err);
+        /* No abortable libvirt job: an internal snapshot (savevm) runs to its end once started. */
+        if (r == -SOVD_E_BAD_STATE || r == -EOPNOTSUPP)
+                return err_set(err, -EOPNOTSUPP, "this snapshot is being written and cannot be stopped part-way");
+        return r;
 }
 
 static int job_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total) {
@@ -568,7 +573,8 @@ static int snapshot_decide(const struct vm_view *v, const struct virt_snapshot *
         for (size_t i = 0; i < s->n_disks; i++)
                 if (disk_pools[i] && !(disk_pools[i] = strdup(disk_pools[i])))
                         r = -ENOMEM;
-        if (r >= 0 && v->binding)
+        /* A snapshot holding no data (every disk left out, no memory) is nowhere: nothing to judge. */
+        if (r >= 0 && v->binding && n > 0)
                 r = admission_decide_writes(operation, v->binding->policy, POLICY_KIND_SNAPSHOT, places, n, time(NULL),
                                             ret);
         vm_service_pools_free(owned, n_owned);
@@ -585,6 +591,12 @@ static struct json_object *compliance_json(const struct decision *d, const struc
 
         if (!o || json_add(o, "reasons", reasons) < 0 || !reasons)
                 return NULL;
+        if (!d && v->binding) {
+                if (json_add_string(o, "status", "compliant") < 0 ||
+                    json_object_array_add(reasons, json_new_string("the snapshot holds no data")) < 0)
+                        return NULL;
+                return TAKE_PTR(o);
+        }
         if (!d) {
                 if (json_add_string(o, "status", "unknown") < 0 ||
                     json_object_array_add(reasons, json_new_string(v->binding_error ? v->binding_error
