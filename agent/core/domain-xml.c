@@ -179,7 +179,8 @@ static int set_child_text(xmlDocPtr doc, xmlXPathContextPtr ctx, const char *xpa
 
 static int restore_disks(xmlXPathContextPtr ctx, const struct restored_disk *disks, size_t n_disks,
                          struct sovd_err *err) {
-        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk[@device='disk' or not(@device)]", ctx);
+        /* Every disk, CD-ROMs included: one not restored would give the copy a host file. */
+        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk", ctx);
         int r = 0;
 
         for (int i = 0; o && o->nodesetval && i < o->nodesetval->nodeNr; i++) {
@@ -260,6 +261,20 @@ int domain_xml_for_restore(const char *source_xml, const char *name, const char 
             set_child_text(doc, ctx, "/domain/uuid", "uuid", uuid) < 0)
                 goto out;
         remove_nodes(ctx, "/domain/devices/interface/mac | /domain/os/nvram | /domain/devices/disk//backingStore");
+        /*
+         * The XML comes from a backup target, which may be shared: it is
+         * outside input. Whatever would let it reach the host — QEMU
+         * pass-through, host devices and directories, kernels and files
+         * given by host path, character devices on host files or sockets,
+         * shared memory — is dropped; the restored VM gets its disks and
+         * ordinary devices only.
+         */
+        remove_nodes(ctx, "/domain/*[namespace-uri()='http://libvirt.org/schemas/domain/qemu/1.0']"
+                          " | /domain/devices/emulator | /domain/devices/hostdev | /domain/devices/filesystem"
+                          " | /domain/devices/redirdev | /domain/devices/smartcard | /domain/devices/shmem"
+                          " | /domain/os/kernel | /domain/os/initrd | /domain/os/dtb | /domain/os/cmdline"
+                          " | /domain/devices/*[self::serial or self::parallel or self::console or self::channel]"
+                          "[@type and @type!='pty' and @type!='spicevmc' and @type!='qemu-vdagent']");
         remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
         r = restore_disks(ctx, disks, n_disks, err);
         if (r < 0)

@@ -467,14 +467,19 @@ static void test_domain_xml_for_restore(void) {
                 "<domain type='kvm'><name>web-01</name><uuid>11111111-2222-4333-8444-555555555555</uuid>"
                 "<metadata><sovd:binding xmlns:sovd='urn:sovd:binding:1'><sovd:tenant>old</sovd:tenant>"
                 "<sovd:policy>old</sovd:policy></sovd:binding><other xmlns='urn:x'>kept</other></metadata>"
-                "<os><type>hvm</type><nvram>/var/lib/libvirt/qemu/nvram/web-01_VARS.fd</nvram></os><devices>"
+                "<os><type>hvm</type><kernel>/boot/vmlinuz</kernel><nvram>/var/lib/libvirt/qemu/nvram/web-01_VARS.fd</nvram></os><devices>"
                 "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/old/vda.qcow2'/>"
                 "<backingStore type='file'><format type='qcow2'/><source file='/img/base.qcow2'/></backingStore>"
                 "<target dev='vda' bus='virtio'/></disk>"
                 "<disk type='file' device='disk'><source file='/old/vdb.raw'/><target dev='vdb' bus='virtio'/></disk>"
                 "<disk type='file' device='cdrom'><source file='/iso/x.iso'/><target dev='sda' bus='sata'/></disk>"
                 "<interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/></interface>"
-                "</devices></domain>";
+                "<emulator>/tmp/evil-qemu</emulator>"
+                "<hostdev mode='subsystem' type='pci'><source><address bus='0x01' slot='0x00'/></source></hostdev>"
+                "<serial type='pty'><target port='0'/></serial>"
+                "<channel type='file'><source path='/etc/cron.d/x'/><target type='virtio'/></channel>"
+                "</devices><qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                "<qemu:arg value='-x'/></qemu:commandline></domain>";
         struct restored_disk disks[] = { { "vda", HOSTILE_PATH } };
         struct binding b = { .tenant = (char *) "acme", .policy = (char *) "fr-sovereign", .labels = test_labels,
                              .n_labels = ELEMENTSOF(test_labels), .volumes = test_volumes, .n_volumes = 1 };
@@ -499,7 +504,14 @@ static void test_domain_xml_for_restore(void) {
                 { "string(count(/domain/devices/disk[target/@dev='vda']/backingStore))", "0" },
                 /* Not restored: the original's disk must not be attached to the copy. */
                 { "string(count(/domain/devices/disk[target/@dev='vdb']))", "0" },
-                { "string(count(/domain/devices/disk[@device='cdrom']))", "1" },
+                { "string(count(/domain/devices/disk[@device='cdrom']))", "0" },
+                { "string(count(/domain/devices/hostdev))", "0" },
+                { "string(count(/domain/devices/serial))", "1" },
+                { "string(/domain/devices/serial/@type)", "pty" },
+                { "string(count(/domain/devices/channel))", "0" },
+                { "string(count(/domain/os/kernel))", "0" },
+                { "string(count(/domain/devices/emulator))", "0" },
+                { "string(count(/domain/*[local-name()='commandline']))", "0" },
                 { "string(count(/domain/devices/interface/mac))", "0" },
                 { "string(count(/domain/os/nvram))", "0" },
                 { "string(count(/domain/metadata/sovd:binding))", "1" },
