@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,189 +11,114 @@
 #include <time.h>
 
 #include "sovd/audit-chain.h"
+#include "sovd/strbuf.h"
 #include "sovctl.h"
 #include "sovctl-cmd.h"
 #include "sovctl-http.h"
 #include "sovctl-json.h"
 #include "sovctl-print.h"
 
-/* Which subcommand options a command accepts (--json and --help: all). */
-enum {
-        SOVCTL_OPT_TENANT = 1 << 0,
-        SOVCTL_OPT_STATE = 1 << 1,
-        SOVCTL_OPT_FILE = 1 << 2,
-        SOVCTL_OPT_DELETE_STORAGE = 1 << 3,
-        /* Not an option: the command sends POST, so --idempotency-key applies. */
-        SOVCTL_OPT_POSTS = 1 << 4,
-        SOVCTL_OPT_SINCE = 1 << 5,
-        SOVCTL_OPT_VM = 1 << 6,
-        SOVCTL_OPT_DECISION = 1 << 7,
-        SOVCTL_OPT_LIMIT = 1 << 8,
-        SOVCTL_OPT_AFTER = 1 << 9,
-        SOVCTL_OPT_PARTIAL = 1 << 10,
-        /* --policy, --kind, --host, --pool, --backup-target, --tags, --at */
-        SOVCTL_OPT_EVALUATE = 1 << 11,
-};
-
-struct sovctl_args {
-        const char *tenant;
-        const char *state;
-        const char *file;
-        bool delete_storage;
-        const char *since;    /* audit list */
-        const char *vm;       /* audit list */
-        const char *decision; /* audit list */
-        const char *limit;    /* audit list */
-        const char *after;    /* audit list */
-        bool partial;         /* audit verify */
-        const char *policy;   /* policy evaluate, and the place it judges: */
-        const char *kind;
-        bool host;
-        const char *pool;
-        const char *backup_target;
-        const char *tags;     /* file of tags, "-" for stdin */
-        const char *at;
-        char **pos; /* positional arguments, borrowed from argv */
-        int n_pos;
-};
-
 /*
- * Parses a subcommand's options with getopt_long (GNU permutation, so
- * `vm delete web-1 --delete-storage` works). @what names the command in
- * messages. Returns 0, 1 when --help was printed, or -SOVCTL_E_USAGE.
+ * The subcommand options past --json and --help: the SOVCTL_OPT_* bit of
+ * the commands that take one, and the member of struct sovctl_args it
+ * sets, a const char * for an option with a value, a bool for a flag.
  */
-static int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned allowed,
-                             int min_pos, int max_pos, int argc, char **argv,
-                             struct sovctl_args *ret) {
-        static const struct option options[] = {
+struct sovctl_option {
+        const char *name;
+        unsigned need;
+        size_t offset;
+        bool flag;
+};
+#define SOVCTL_OPTION_VALUE(n, bit, member) { n, bit, offsetof(struct sovctl_args, member), false }
+#define SOVCTL_OPTION_FLAG(n, bit, member) { n, bit, offsetof(struct sovctl_args, member), true }
+
+static const struct sovctl_option sovctl_options[] = {
+        SOVCTL_OPTION_VALUE("file", SOVCTL_OPT_FILE, file), /* first: -f is its short form */
+        SOVCTL_OPTION_VALUE("tenant", SOVCTL_OPT_TENANT, tenant),
+        SOVCTL_OPTION_VALUE("state", SOVCTL_OPT_STATE, state),
+        SOVCTL_OPTION_FLAG("delete-storage", SOVCTL_OPT_DELETE_STORAGE, delete_storage),
+        SOVCTL_OPTION_VALUE("since", SOVCTL_OPT_SINCE, since),
+        SOVCTL_OPTION_VALUE("vm", SOVCTL_OPT_VM, vm),
+        SOVCTL_OPTION_VALUE("decision", SOVCTL_OPT_DECISION, decision),
+        SOVCTL_OPTION_VALUE("limit", SOVCTL_OPT_LIMIT, limit),
+        SOVCTL_OPTION_VALUE("after", SOVCTL_OPT_AFTER, after),
+        SOVCTL_OPTION_FLAG("partial", SOVCTL_OPT_PARTIAL, partial),
+        SOVCTL_OPTION_VALUE("policy", SOVCTL_OPT_EVALUATE, policy),
+        SOVCTL_OPTION_VALUE("kind", SOVCTL_OPT_KIND, kind),
+        SOVCTL_OPTION_FLAG("host", SOVCTL_OPT_EVALUATE, host),
+        SOVCTL_OPTION_VALUE("pool", SOVCTL_OPT_POOL, pool),
+        SOVCTL_OPTION_VALUE("backup-target", SOVCTL_OPT_EVALUATE, backup_target),
+        SOVCTL_OPTION_VALUE("tags", SOVCTL_OPT_EVALUATE, tags),
+        SOVCTL_OPTION_VALUE("at", SOVCTL_OPT_EVALUATE, at),
+        SOVCTL_OPTION_VALUE("description", SOVCTL_OPT_DESCRIPTION, description),
+        SOVCTL_OPTION_FLAG("wait", SOVCTL_OPT_WAIT, wait),
+        SOVCTL_OPTION_VALUE("timeout", SOVCTL_OPT_TIMEOUT, timeout),
+        SOVCTL_OPTION_VALUE("target", SOVCTL_OPT_TARGET, target),
+        SOVCTL_OPTION_VALUE("mode", SOVCTL_OPT_MODE, mode),
+        SOVCTL_OPTION_VALUE("name", SOVCTL_OPT_RESTORE, name),
+        SOVCTL_OPTION_FLAG("in-place", SOVCTL_OPT_RESTORE, in_place),
+};
+/* getopt_long's value for sovctl_options[i]: past every character. */
+#define SOVCTL_OPTION_BASE 0x100
+
+int sovctl_parse_args(struct sovctl_ctx *ctx, const char *what, unsigned allowed, int min_pos, int max_pos,
+                      int argc, char **argv, struct sovctl_args *ret) {
+        struct option options[ELEMENTSOF(sovctl_options) + 3] = {
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
-                { "tenant", required_argument, NULL, 't' },
-                { "state", required_argument, NULL, 's' },
-                { "file", required_argument, NULL, 'f' },
-                { "delete-storage", no_argument, NULL, 'D' },
-                { "since", required_argument, NULL, 'S' },
-                { "vm", required_argument, NULL, 'v' },
-                { "decision", required_argument, NULL, 'd' },
-                { "limit", required_argument, NULL, 'l' },
-                { "after", required_argument, NULL, 'a' },
-                { "partial", no_argument, NULL, 'P' },
-                { "policy", required_argument, NULL, 'p' },
-                { "kind", required_argument, NULL, 'k' },
-                { "host", no_argument, NULL, 'H' },
-                { "pool", required_argument, NULL, 'o' },
-                { "backup-target", required_argument, NULL, 'b' },
-                { "tags", required_argument, NULL, 'T' },
-                { "at", required_argument, NULL, 'A' },
-                {}
         };
         struct sovctl_args a = {};
         int c, idx;
+
+        for (size_t i = 0; i < ELEMENTSOF(sovctl_options); i++)
+                options[i + 2] = (struct option){ sovctl_options[i].name,
+                                                  sovctl_options[i].flag ? no_argument : required_argument, NULL,
+                                                  SOVCTL_OPTION_BASE + (int) i };
 
         /* optind = 0 makes glibc's getopt start over on this new vector. */
         optind = 0;
         opterr = 0;
         while ((idx = -1, c = getopt_long(argc, argv, ":hf:", options, &idx)) >= 0) {
-                unsigned need = 0;
+                const struct sovctl_option *o;
 
-                switch (c) {
-                case 'j':
+                if (c == 'j') {
                         ctx->json = true;
                         continue;
-                case 'h':
+                }
+                if (c == 'h') {
                         sovctl_usage(stdout);
                         return 1;
-                case 't':
-                        need = SOVCTL_OPT_TENANT;
-                        a.tenant = optarg;
-                        break;
-                case 's':
-                        need = SOVCTL_OPT_STATE;
-                        a.state = optarg;
-                        break;
-                case 'f':
-                        need = SOVCTL_OPT_FILE;
-                        a.file = optarg;
-                        break;
-                case 'D':
-                        need = SOVCTL_OPT_DELETE_STORAGE;
-                        a.delete_storage = true;
-                        break;
-                case 'S':
-                        need = SOVCTL_OPT_SINCE;
-                        a.since = optarg;
-                        break;
-                case 'v':
-                        need = SOVCTL_OPT_VM;
-                        a.vm = optarg;
-                        break;
-                case 'd':
-                        need = SOVCTL_OPT_DECISION;
-                        a.decision = optarg;
-                        break;
-                case 'l':
-                        need = SOVCTL_OPT_LIMIT;
-                        a.limit = optarg;
-                        break;
-                case 'a':
-                        need = SOVCTL_OPT_AFTER;
-                        a.after = optarg;
-                        break;
-                case 'P':
-                        need = SOVCTL_OPT_PARTIAL;
-                        a.partial = true;
-                        break;
-                case 'p':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.policy = optarg;
-                        break;
-                case 'k':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.kind = optarg;
-                        break;
-                case 'H':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.host = true;
-                        break;
-                case 'o':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.pool = optarg;
-                        break;
-                case 'b':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.backup_target = optarg;
-                        break;
-                case 'T':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.tags = optarg;
-                        break;
-                case 'A':
-                        need = SOVCTL_OPT_EVALUATE;
-                        a.at = optarg;
-                        break;
-                case ':':
-                        return sovctl_usage_error("%s: option '%s' needs a value", what,
-                                                  argv[optind - 1]);
-                default:
-                        if (optopt && optopt != '?')
-                                return sovctl_usage_error("%s: unknown option '-%c'", what,
-                                                          optopt);
-                        return sovctl_usage_error("%s: unknown option '%s'", what,
-                                                  argv[optind - 1]);
                 }
-                if (!(allowed & need)) {
+                if (c == ':')
+                        return sovctl_usage_error("%s: option '%s' needs a value", what, argv[optind - 1]);
+                if (c == 'f')
+                        c = SOVCTL_OPTION_BASE;
+                if (c < SOVCTL_OPTION_BASE || c >= SOVCTL_OPTION_BASE + (int) ELEMENTSOF(sovctl_options)) {
+                        /* getopt's "unknown" for "--flag=value": optopt is the flag's value. */
+                        if (optopt >= SOVCTL_OPTION_BASE)
+                                return sovctl_usage_error("%s: option '--%s' takes no value", what,
+                                                          sovctl_options[optopt - SOVCTL_OPTION_BASE].name);
+                        if (optopt && optopt != '?')
+                                return sovctl_usage_error("%s: unknown option '-%c'", what, optopt);
+                        return sovctl_usage_error("%s: unknown option '%s'", what, argv[optind - 1]);
+                }
+
+                o = &sovctl_options[c - SOVCTL_OPTION_BASE];
+                if (!(allowed & o->need)) {
                         /* idx is set for long options only; -f is the one short. */
                         if (idx >= 0)
-                                return sovctl_usage_error("%s: option '--%s' does not apply here",
-                                                          what, options[idx].name);
-                        return sovctl_usage_error("%s: option '-%c' does not apply here", what,
-                                                  c);
+                                return sovctl_usage_error("%s: option '--%s' does not apply here", what, o->name);
+                        return sovctl_usage_error("%s: option '-f' does not apply here", what);
                 }
+                if (o->flag)
+                        *(bool *) ((char *) &a + o->offset) = true;
+                else
+                        *(const char **) ((char *) &a + o->offset) = optarg;
         }
 
         if (ctx->idempotency_key && !(allowed & SOVCTL_OPT_POSTS))
-                return sovctl_usage_error(
-                        "--idempotency-key applies only to vm create and the vm actions");
+                return sovctl_usage_error("--idempotency-key applies only to commands that send POST "
+                                          "(see 'sovctl --help')");
 
         a.pos = argv + optind;
         a.n_pos = argc - optind;
@@ -237,15 +163,8 @@ static int sovctl_report_transport(struct sovctl_ctx *ctx, int r) {
         }
 }
 
-/*
- * Sends one request and judges the answer. On 2xx returns the status and
- * sets *ret_json to the parsed body (NULL for an empty body or JSON null).
- * A 4xx/5xx answer is reported (and with --json its problem document also
- * printed on stdout for scripts) and gives -SOVCTL_E_API; transport
- * failures are reported as by sovctl_report_transport().
- */
-static int sovctl_call(struct sovctl_ctx *ctx, const char *method, const char *path,
-                       const char *body, size_t body_len, struct json_object **ret_json) {
+int sovctl_call(struct sovctl_ctx *ctx, const char *method, const char *path, const char *body, size_t body_len,
+                struct json_object **ret_json) {
         struct sovctl_response resp = {};
         struct json_object *obj = NULL;
         char why[256];
@@ -295,8 +214,17 @@ static int sovctl_call(struct sovctl_ctx *ctx, const char *method, const char *p
         return r;
 }
 
-/* 8-4-4-4-12 hex digits: what sovd accepts in /v1/vms/{uuid}. */
-static bool sovctl_is_uuid(const char *s) {
+int sovctl_call_json(struct sovctl_ctx *ctx, const char *method, const char *path, struct json_object *body,
+                     struct json_object **ret_json) {
+        const char *text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN |
+                                                                        JSON_C_TO_STRING_NOSLASHESCAPE);
+
+        if (!text)
+                return -ENOMEM;
+        return sovctl_call(ctx, method, path, text, strlen(text), ret_json);
+}
+
+bool sovctl_is_uuid(const char *s) {
         static const char layout[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
 
         if (strlen(s) != sizeof(layout) - 1)
@@ -321,12 +249,11 @@ static struct json_object *sovctl_vms_array(struct sovctl_ctx *ctx, struct json_
 }
 
 /*
- * Turns UUID|NAME into a UUID. A NAME must match exactly one VM of the
- * unfiltered list; sovd keeps names unique, but libvirt domains sovd did
- * not create are listed too, so ambiguity is still checked. *ret_uuid is
- * malloc'd.
+ * A NAME must match exactly one VM of the unfiltered list; sovd keeps names
+ * unique, but libvirt domains sovd did not create are listed too, so
+ * ambiguity is still checked.
  */
-static int sovctl_resolve_vm(struct sovctl_ctx *ctx, const char *arg, char **ret_uuid) {
+int sovctl_resolve_vm(struct sovctl_ctx *ctx, const char *arg, char **ret_uuid) {
         _cleanup_json_ struct json_object *answer = NULL;
         _cleanup_free_ char *found = NULL;
         struct json_object *vms;
@@ -394,16 +321,12 @@ int sovctl_cmd_host(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "GET", "/v1/host", NULL, 0, &host);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, host);
+        if (sovctl_json_done(ctx, host))
                 return 0;
-        }
         return sovctl_print_block(stdout, host, 0);
 }
 
-/* Appends "?key=value" or "&key=value" with the value escaped. */
-static int sovctl_query_add(struct sovctl_ctx *ctx, char **path, const char *key,
-                            const char *value) {
+int sovctl_query_add(struct sovctl_ctx *ctx, char **path, const char *key, const char *value) {
         _cleanup_free_ char *escaped = NULL;
         char *p;
 
@@ -447,10 +370,8 @@ static int sovctl_vm_list(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "GET", path, NULL, 0, &answer);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, answer);
+        if (sovctl_json_done(ctx, answer))
                 return 0;
-        }
 
         vms = sovctl_vms_array(ctx, answer);
         if (!vms)
@@ -516,10 +437,8 @@ static int sovctl_vm_show(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "GET", path, NULL, 0, &vm);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, vm);
+        if (sovctl_json_done(ctx, vm))
                 return 0;
-        }
         return sovctl_print_vm(stdout, vm);
 }
 
@@ -618,10 +537,8 @@ static int sovctl_vm_create(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "POST", "/v1/vms", buf, len, &vm);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, vm);
+        if (sovctl_json_done(ctx, vm))
                 return 0;
-        }
         return sovctl_print_vm(stdout, vm);
 }
 
@@ -639,8 +556,7 @@ static const struct sovctl_action sovctl_actions[] = {
 static int sovctl_vm_action(struct sovctl_ctx *ctx, const struct sovctl_action *action,
                             int argc, char **argv) {
         _cleanup_json_ struct json_object *vm = NULL;
-        _cleanup_free_ char *uuid = NULL, *path = NULL, *what = NULL, *name = NULL,
-                            *state = NULL;
+        _cleanup_free_ char *uuid = NULL, *path = NULL, *what = NULL;
         struct sovctl_args a = {};
         int r;
 
@@ -663,17 +579,9 @@ static int sovctl_vm_action(struct sovctl_ctx *ctx, const struct sovctl_action *
         r = sovctl_call(ctx, "POST", path, "{}", 2, &vm);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, vm);
+        if (sovctl_json_done(ctx, vm))
                 return 0;
-        }
-
-        name = sovctl_sanitize(sovctl_json_get_string(vm, "name") ?: a.pos[0]);
-        state = sovctl_format_value(sovctl_json_get(vm, "state"));
-        if (!name || !state)
-                return -ENOMEM;
-        printf("%s (%s) %s; state: %s\n", name, uuid, action->done, state);
-        return 0;
+        return sovctl_print_vm_done(stdout, vm, a.pos[0], uuid, action->done);
 }
 
 static int sovctl_vm_delete(struct sovctl_ctx *ctx, int argc, char **argv) {
@@ -697,12 +605,9 @@ static int sovctl_vm_delete(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "DELETE", path, NULL, 0, &answer);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                /* 204 carries nothing; print only what a server chose to send. */
-                if (answer)
-                        sovctl_print_json(stdout, answer);
+        /* 204 carries nothing; print only what a server chose to send. */
+        if (sovctl_json_done(ctx, answer))
                 return 0;
-        }
 
         name = sovctl_sanitize(a.pos[0]);
         if (!name)
@@ -715,12 +620,7 @@ static int sovctl_vm_delete(struct sovctl_ctx *ctx, int argc, char **argv) {
         return 0;
 }
 
-/*
- * The common part of "sovctl COMMAND SUB ARGS...": takes SUB off the
- * arguments. Returns 0 with *ret_sub set, or the exit status to return
- * (usage error for a missing SUB, help printed for "help").
- */
-static int sovctl_subcommand(const char *command, int *argc, char ***argv, const char **ret_sub) {
+int sovctl_subcommand(const char *command, int *argc, char ***argv, const char **ret_sub) {
         const char *sub;
 
         if (*argc < 2)
@@ -734,6 +634,27 @@ static int sovctl_subcommand(const char *command, int *argc, char ***argv, const
         }
         *ret_sub = sub;
         return 0;
+}
+
+int sovctl_dispatch(struct sovctl_ctx *ctx, const char *command, const struct sovctl_command *subs, size_t n,
+                    int argc, char **argv) {
+        const char *sub = NULL;
+        int r = sovctl_subcommand(command, &argc, &argv, &sub);
+
+        if (r != 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (streq(sub, subs[i].name))
+                        return subs[i].run(ctx, argc, argv);
+        return sovctl_usage_error("%s: unknown subcommand '%s'", command, sub);
+}
+
+bool sovctl_json_done(struct sovctl_ctx *ctx, struct json_object *answer) {
+        if (!ctx->json)
+                return false;
+        if (answer)
+                sovctl_print_json(stdout, answer);
+        return true;
 }
 
 int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
@@ -781,14 +702,27 @@ static int sovctl_time_param(const char *option, const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+int sovctl_check_choice(const char *option, const char *value, const char *const *choices, size_t n) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+
+        for (size_t i = 0; i < n; i++)
+                if (streq(value, choices[i]))
+                        return 0;
+        for (size_t i = 0; i < n; i++) {
+                strbuf_append(&sb, i == 0 ? "" : i + 1 == n ? " or " : ", ");
+                strbuf_append(&sb, choices[i]);
+        }
+        if (sb.oom)
+                return -ENOMEM;
+        return sovctl_usage_error("%s: '%s' is not %s", option, value, sb.buf);
+}
+
 /* ---- policies, pools, backup targets ------------------------------------ */
 
 /* The rule kinds a dry run may name (docs/policy-format.md). */
 static const char *const sovctl_policy_kinds[] = { "compute", "storage", "snapshot", "backup", "migration" };
 
-/* The answer's array member @key, or NULL after reporting a malformed answer. */
-static struct json_object *sovctl_answer_array(struct sovctl_ctx *ctx, struct json_object *answer,
-                                               const char *key) {
+struct json_object *sovctl_answer_array(struct sovctl_ctx *ctx, struct json_object *answer, const char *key) {
         struct json_object *a = sovctl_json_get(answer, key);
 
         if (!json_object_is_type(a, json_type_array)) {
@@ -796,31 +730,6 @@ static struct json_object *sovctl_answer_array(struct sovctl_ctx *ctx, struct js
                 return NULL;
         }
         return a;
-}
-
-/*
- * Adds a row of @n cells built by the caller, any of which may be NULL
- * because building it ran out of memory: then all are freed and -ENOMEM
- * returned. The table takes the cells otherwise.
- */
-static int sovctl_table_add_built(struct sovctl_table *t, char **cells, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (!cells[i]) {
-                        for (size_t j = 0; j < n; j++)
-                                free(cells[j]);
-                        return -ENOMEM;
-                }
-        return sovctl_table_add_row(t, cells);
-}
-
-/* The first 12 hex digits of a digest, enough to tell policies apart in a listing. */
-static char *sovctl_short_digest(struct json_object *digest) {
-        _cleanup_free_ char *s = NULL;
-
-        if (!json_object_is_type(digest, json_type_string))
-                return sovctl_format_value(digest);
-        s = strndup(json_object_get_string(digest), 12);
-        return s ? sovctl_sanitize(s) : NULL;
 }
 
 /* `policy list`: GET /v1/policies as a table. */
@@ -839,10 +748,8 @@ static int sovctl_policy_list(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "GET", "/v1/policies", NULL, 0, &answer);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, answer);
+        if (sovctl_json_done(ctx, answer))
                 return 0;
-        }
 
         policies = sovctl_answer_array(ctx, answer, "policies");
         if (!policies)
@@ -892,10 +799,8 @@ static int sovctl_policy_show(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "GET", path, NULL, 0, &answer);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, answer);
+        if (sovctl_json_done(ctx, answer))
                 return 0;
-        }
         return sovctl_print_policy(stdout, answer);
 }
 
@@ -953,11 +858,11 @@ static int sovctl_policy_evaluate(struct sovctl_ctx *ctx, int argc, char **argv)
         _cleanup_json_ struct json_object *body = NULL, *place = NULL, *answer = NULL;
         _cleanup_free_ char *at = NULL;
         struct sovctl_args a = {};
-        const char *text, *outcome;
-        bool kind_ok = false;
+        const char *outcome;
         int r;
 
-        r = sovctl_parse_args(ctx, "policy evaluate", SOVCTL_OPT_EVALUATE, 0, 0, argc, argv, &a);
+        r = sovctl_parse_args(ctx, "policy evaluate", SOVCTL_OPT_EVALUATE | SOVCTL_OPT_KIND | SOVCTL_OPT_POOL, 0, 0,
+                              argc, argv, &a);
         if (r != 0)
                 return r;
         if (!a.policy)
@@ -965,11 +870,9 @@ static int sovctl_policy_evaluate(struct sovctl_ctx *ctx, int argc, char **argv)
         if (!a.kind)
                 return sovctl_usage_error("policy evaluate: needs --kind KIND (compute, storage, snapshot, "
                                           "backup or migration)");
-        for (size_t i = 0; i < ELEMENTSOF(sovctl_policy_kinds); i++)
-                kind_ok = kind_ok || streq(a.kind, sovctl_policy_kinds[i]);
-        if (!kind_ok)
-                return sovctl_usage_error("--kind: '%s' is not compute, storage, snapshot, backup or migration",
-                                          a.kind);
+        r = sovctl_check_choice("--kind", a.kind, sovctl_policy_kinds, ELEMENTSOF(sovctl_policy_kinds));
+        if (r < 0)
+                return r;
         if ((int) a.host + !!a.pool + !!a.backup_target + !!a.tags != 1)
                 return sovctl_usage_error("policy evaluate: needs exactly one place: --host, --pool NAME, "
                                           "--backup-target NAME or --tags FILE");
@@ -985,11 +888,8 @@ static int sovctl_policy_evaluate(struct sovctl_ctx *ctx, int argc, char **argv)
             json_object_object_add(body, "place", TAKE_PTR(place)) < 0 ||
             (at && json_object_object_add(body, "at", json_object_new_string(at)) < 0))
                 return -ENOMEM;
-        text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!text)
-                return -ENOMEM;
 
-        r = sovctl_call(ctx, "POST", "/v1/policies/evaluate", text, strlen(text), &answer);
+        r = sovctl_call_json(ctx, "POST", "/v1/policies/evaluate", body, &answer);
         if (r < 0)
                 return r;
         if (ctx->json)
@@ -1062,10 +962,8 @@ static int sovctl_places_list(struct sovctl_ctx *ctx, const struct sovctl_places
         r = sovctl_call(ctx, "GET", what->path, NULL, 0, &answer);
         if (r < 0)
                 return r;
-        if (ctx->json) {
-                sovctl_print_json(stdout, answer);
+        if (sovctl_json_done(ctx, answer))
                 return 0;
-        }
 
         places = sovctl_answer_array(ctx, answer, what->key);
         if (!places)
@@ -1301,29 +1199,37 @@ static uint64_t sovctl_json_get_u64(struct json_object *obj, const char *key) {
         return x > 0 ? (uint64_t) x : 0;
 }
 
+int sovctl_answer_verdict(struct sovctl_ctx *ctx, struct json_object *answer, const char *key, bool *ret) {
+        struct json_object *v = sovctl_json_get(answer, key);
+
+        if (!json_object_is_type(v, json_type_boolean)) {
+                sovctl_error("unusable answer from %s: no boolean \"%s\" in the verification",
+                             sovctl_http_target(ctx->http), key);
+                return -SOVCTL_E_API;
+        }
+        *ret = json_object_get_boolean(v);
+        return 0;
+}
+
 /* `audit verify` without paths: GET /v1/audit/verify, the server's chain. */
 static int sovctl_audit_verify_server(struct sovctl_ctx *ctx) {
         _cleanup_json_ struct json_object *answer = NULL;
-        struct json_object *valid, *bad, *tail;
+        struct json_object *bad, *tail;
+        bool valid;
         int r;
 
         r = sovctl_call(ctx, "GET", "/v1/audit/verify", NULL, 0, &answer);
         if (r < 0)
                 return r;
-        valid = sovctl_json_get(answer, "valid");
-        if (!json_object_is_type(valid, json_type_boolean)) {
-                sovctl_error("unusable answer from %s: no boolean \"valid\" in the verification",
-                             sovctl_http_target(ctx->http));
-                return -SOVCTL_E_API;
-        }
-        if (ctx->json) {
-                sovctl_print_json(stdout, answer);
-                return json_object_get_boolean(valid) ? 0 : -SOVCTL_E_API;
-        }
+        r = sovctl_answer_verdict(ctx, answer, "valid", &valid);
+        if (r < 0)
+                return r;
+        if (sovctl_json_done(ctx, answer))
+                return valid ? 0 : -SOVCTL_E_API;
         bad = sovctl_json_get(answer, "first_bad");
         tail = sovctl_json_get(answer, "incomplete_tail");
         return sovctl_verify_print(&(struct sovctl_verify_view){
-                .valid = json_object_get_boolean(valid),
+                .valid = valid,
                 .records = sovctl_json_get_u64(answer, "records"),
                 .files = sovctl_json_get_u64(answer, "files"),
                 .first_seq = sovctl_json_get_u64(answer, "first_seq"),
@@ -1354,7 +1260,7 @@ static int sovctl_audit_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
         return sovctl_audit_verify_server(ctx);
 }
 
-static int sovctl_parse_count(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+int sovctl_parse_count(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
         unsigned long long v;
         char *end;
 

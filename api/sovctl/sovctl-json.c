@@ -102,6 +102,14 @@ struct json_object *sovctl_json_get(struct json_object *obj, const char *key) {
         return v;
 }
 
+int sovctl_json_add_new(struct json_object *o, const char *key, struct json_object *v) {
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 const char *sovctl_json_get_string(struct json_object *obj, const char *key) {
         struct json_object *v = sovctl_json_get(obj, key);
 

@@ -37,3 +37,9 @@ int sovctl_json_parse(const char *buf, size_t len, struct json_object **ret, cha
  */
 struct json_object *sovctl_json_get(struct json_object *obj, const char *key);
 const char *sovctl_json_get_string(struct json_object *obj, const char *key);
+
+/*
+ * Adds @v, a new object (NULL: its constructor failed), to @o as @key: @o
+ * takes the reference, and on failure @v is released. Returns 0 or -ENOMEM.
+ */
+int sovctl_json_add_new(struct json_object *o, const char *key, struct json_object *v);

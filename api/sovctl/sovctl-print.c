@@ -94,8 +94,7 @@ static bool sovctl_array_is_nested(struct json_object *a) {
         return false;
 }
 
-/* "a, b, c" for an array of scalars. */
-static char *sovctl_join_scalars(struct json_object *a) {
+char *sovctl_join_scalars(struct json_object *a) {
         size_t n = json_object_array_length(a);
         char *out = strdup("");
 
@@ -346,6 +345,25 @@ int sovctl_table_add_row(struct sovctl_table *t, char **cells) {
         memcpy(t->cells + t->n_rows * t->n_columns, cells, t->n_columns * sizeof(char *));
         t->n_rows++;
         return 0;
+}
+
+int sovctl_table_add_built(struct sovctl_table *t, char **cells, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (!cells[i]) {
+                        for (size_t j = 0; j < n; j++)
+                                free(cells[j]);
+                        return -ENOMEM;
+                }
+        return sovctl_table_add_row(t, cells);
+}
+
+char *sovctl_short_digest(struct json_object *digest) {
+        _cleanup_free_ char *s = NULL;
+
+        if (!json_object_is_type(digest, json_type_string))
+                return sovctl_format_value(digest);
+        s = strndup(json_object_get_string(digest), 12);
+        return s ? sovctl_sanitize(s) : NULL;
 }
 
 void sovctl_table_print(const struct sovctl_table *t, FILE *f) {
@@ -822,6 +840,16 @@ int sovctl_print_vm(FILE *f, struct json_object *vm) {
         return sovctl_print_compliance(f, compliance, 2);
 }
 
+int sovctl_print_vm_done(FILE *f, struct json_object *vm, const char *arg, const char *uuid, const char *done) {
+        _cleanup_free_ char *name = sovctl_sanitize(sovctl_json_get_string(vm, "name") ?: arg),
+                            *state = sovctl_format_value(sovctl_json_get(vm, "state"));
+
+        if (!name || !state)
+                return -ENOMEM;
+        fprintf(f, "%s (%s) %s; state: %s\n", name, uuid, done, state);
+        return 0;
+}
+
 /* Prints @text word-wrapped, @indent spaces in; its own line breaks are kept. */
 static int sovctl_print_wrapped(FILE *f, const char *text, unsigned indent) {
         _cleanup_free_ char *copy = strdup(text);
@@ -860,15 +888,6 @@ static int sovctl_print_wrapped(FILE *f, const char *text, unsigned indent) {
                         return 0;
                 line = nl + 1;
         }
-}
-
-/* Adds the string @v (NULL: its constructor failed) to @o, which takes it; -ENOMEM on failure. */
-static int sovctl_json_add_new(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
 }
 
 /* Adds a reference to the borrowed @v (JSON null is NULL) to @o; -ENOMEM on failure. */

@@ -32,6 +32,9 @@ size_t sovctl_display_width(const char *s);
  */
 char *sovctl_format_value(struct json_object *v);
 
+/* "a, b, c" for an array of scalars, each as sovctl_format_value() shows it; malloc'd, NULL when out of memory. */
+char *sovctl_join_scalars(struct json_object *a);
+
 /*
  * Prints the members of object @obj as an aligned "key: value" block, @indent
  * spaces in: nested objects become indented blocks, arrays of scalars a
@@ -96,6 +99,13 @@ int sovctl_print_compliance(FILE *f, struct json_object *compliance, unsigned in
 int sovctl_print_vm(FILE *f, struct json_object *vm);
 
 /*
+ * Prints the one-line summary of an action on a VM, "web-1 (UUID) DONE;
+ * state: running", from the VM object sovd answered (@arg names it when the
+ * object has no name). Returns 0 or -ENOMEM.
+ */
+int sovctl_print_vm_done(FILE *f, struct json_object *vm, const char *arg, const char *uuid, const char *done);
+
+/*
  * Prints a policy answer (GET /v1/policies/NAME): name, revision, mode,
  * full digest, description, the reasoning word-wrapped, and each rule of
  * the document in words (allow/deny lists per tag, required
@@ -117,6 +127,16 @@ DEFINE_POINTER_CLEANUP(struct sovctl_table, sovctl_table_free);
  * also on failure, but not of the array itself. Returns 0 or -ENOMEM.
  */
 int sovctl_table_add_row(struct sovctl_table *t, char **cells);
+
+/*
+ * Adds a row of @n cells built by the caller, any of which may be NULL
+ * because building it ran out of memory: then all are freed and -ENOMEM
+ * returned. The table takes the cells otherwise.
+ */
+int sovctl_table_add_built(struct sovctl_table *t, char **cells, size_t n);
+
+/* The first 12 hex digits of a digest, enough to tell documents apart in a listing; malloc'd. */
+char *sovctl_short_digest(struct json_object *digest);
 
 /* Prints the header and rows, columns separated by two spaces. */
 void sovctl_table_print(const struct sovctl_table *t, FILE *f);

@@ -8,6 +8,7 @@
  *   sovctl.c         options, defaults, dispatch, exit codes
  *   sovctl-cmd.c     host, vm, policy, pool, backup-target and audit
  *                    subcommands, name lookup, error reports
+ *   sovctl-jobs.c    job, snapshot and backup subcommands, waiting for jobs
  *   sovctl-http.c    libcurl transport with size and time limits
  *   sovctl-json.c    whole-document JSON parsing with error positions
  *   sovctl-print.c   tables, key: value blocks, decisions, policies and
@@ -88,6 +89,30 @@ void sovctl_usage(FILE *f) {
               "                                stdin); exit 4 when the decision denies\n"
               "  pool list                     List storage pools with their tags\n"
               "  backup-target list            List backup targets with their tags\n"
+              "  job list [--vm UUID|NAME] [--state STATE]\n"
+              "                                List jobs (snapshots, backups, restores), oldest\n"
+              "                                first\n"
+              "  job show ID                   Show a job: state, progress, error, result\n"
+              "  job wait ID [--timeout SECONDS]\n"
+              "                                Wait until a job ends; exit 0 when it succeeded,\n"
+              "                                1 when it failed or was cancelled, 2 on timeout\n"
+              "  job cancel ID                 Ask sovd to cancel a job\n"
+              "  snapshot list VM              List a VM's snapshots\n"
+              "  snapshot show VM NAME         Show a snapshot: disks, memory, compliance\n"
+              "  snapshot create VM NAME [--kind disk-only|full|internal] [--pool POOL]\n"
+              "                  [--description TEXT] [--wait]\n"
+              "                                Take a snapshot (default kind: disk-only)\n"
+              "  snapshot delete VM NAME       Delete a snapshot\n"
+              "  snapshot revert VM NAME       Revert a VM to a snapshot\n"
+              "  backup create VM --target TARGET [--mode full|incremental] [--wait]\n"
+              "                                Back a running VM up to a backup target\n"
+              "  backup list VM                List a VM's backups, newest last\n"
+              "  backup show ID                Show a backup's manifest\n"
+              "  backup verify ID              Check a backup's files against their checksums;\n"
+              "                                exit 1 when one differs\n"
+              "  backup restore ID (--name NEW | --in-place) [--pool POOL] [--wait]\n"
+              "                                Restore a backup as a new VM or over its VM\n"
+              "                                (shut off)\n"
               "  audit list [--since TIME] [--vm UUID|NAME] [--decision allow|deny]\n"
               "             [--limit N] [--after SEQ]\n"
               "                                List audit records, oldest first (default 100)\n"
@@ -99,6 +124,9 @@ void sovctl_usage(FILE *f) {
               "                                earlier part of the chain\n"
               "  help                          Show this help\n"
               "\n"
+              "--wait: a command sovd answers with a job (202) waits for the job to end and\n"
+              "exits 0 when it succeeded, 1 otherwise.\n"
+              "\n"
               "Global options (before COMMAND; --json and --help are also accepted after it):\n"
               "  --socket PATH                 sovd's Unix socket (default: $SOVD_SOCKET, else\n"
               "                                /run/sovd/sovd.sock as root, else\n"
@@ -108,15 +136,17 @@ void sovctl_usage(FILE *f) {
               "  --key FILE                    Private key (PEM) of --cert\n"
               "  --cacert FILE                 CA certificates to verify sovd with (--url)\n"
               "  --timeout SECONDS             Give up after SECONDS (default 120; connecting: 5)\n"
-              "  --idempotency-key KEY         Send Idempotency-Key: KEY (vm create, vm actions)\n"
+              "  --idempotency-key KEY         Send Idempotency-Key: KEY (commands that POST)\n"
               "  --json                        Print sovd's JSON answer, pretty-printed\n"
               "  -h, --help                    Show this help\n"
               "  -V, --version                 Show the version\n"
               "\n"
-              "A NAME is looked up in the VM list and must match exactly one VM's name.\n"
+              "A NAME, or a VM given by name, is looked up in the VM list and must match\n"
+              "exactly one VM's name. A job or backup ID is a UUID.\n"
               "\n"
-              "Exit status: 0 success; 1 sovd answered an error (or an unusable answer), or\n"
-              "the audit chain does not verify; 2 usage error, bad spec, tags or audit file;\n"
+              "Exit status: 0 success; 1 sovd answered an error (or an unusable answer), the\n"
+              "audit chain or a backup does not verify, or a job waited for did not succeed;\n"
+              "2 usage error, bad spec, tags or audit file, or job wait --timeout passed;\n"
               "3 sovd could not be reached; 4 policy evaluate: the decision denies.\n",
               f);
 }
@@ -168,6 +198,30 @@ static bool sovctl_idempotency_key_ok(const char *k) {
         return true;
 }
 
+static const struct sovctl_command sovctl_commands[] = {
+        { "host", sovctl_cmd_host },
+        { "vm", sovctl_cmd_vm },
+        { "policy", sovctl_cmd_policy },
+        { "pool", sovctl_cmd_pool },
+        { "backup-target", sovctl_cmd_backup_target },
+        { "job", sovctl_cmd_jobs },
+        { "snapshot", sovctl_cmd_jobs },
+        { "backup", sovctl_cmd_jobs },
+        { "audit", sovctl_cmd_audit },
+};
+
+/* What an error return becomes; anything else is reported here and exits 1. */
+static const struct {
+        int error;
+        int status;
+} sovctl_exit_statuses[] = {
+        { -SOVCTL_E_USAGE, SOVCTL_EXIT_USAGE },
+        { -SOVCTL_E_UNREACHABLE, SOVCTL_EXIT_UNREACHABLE },
+        { -SOVCTL_E_API, SOVCTL_EXIT_API },
+        { -SOVCTL_E_DENIED, SOVCTL_EXIT_DENIED },
+        { -SOVCTL_E_TIMEOUT, SOVCTL_EXIT_TIMEOUT },
+};
+
 static int sovctl_run(int argc, char **argv) {
         enum {
                 ARG_SOCKET = 0x100,
@@ -197,6 +251,7 @@ static int sovctl_run(int argc, char **argv) {
         struct sovctl_http_config cfg = { .timeout_sec = SOVCTL_DEFAULT_TIMEOUT_SEC };
         struct sovctl_ctx ctx = {};
         const char *command, *curl_why = NULL;
+        sovctl_command_cb_t run = NULL;
         int c, r;
 
         opterr = 0;
@@ -265,8 +320,10 @@ static int sovctl_run(int argc, char **argv) {
                 sovctl_usage(stdout);
                 return 0;
         }
-        if (!streq(command, "host") && !streq(command, "vm") && !streq(command, "audit") &&
-            !streq(command, "policy") && !streq(command, "pool") && !streq(command, "backup-target"))
+        for (size_t i = 0; i < ELEMENTSOF(sovctl_commands) && !run; i++)
+                if (streq(command, sovctl_commands[i].name))
+                        run = sovctl_commands[i].run;
+        if (!run)
                 return sovctl_usage_error("unknown command '%s'", command);
         /* Verifying files needs no sovd: no transport, and no transport options are checked. */
         if (streq(command, "audit") && sovctl_cmd_audit_is_offline(argc - optind, argv + optind))
@@ -311,21 +368,11 @@ static int sovctl_run(int argc, char **argv) {
                 return r;
         ctx.http = http;
 
-        if (streq(command, "host"))
-                return sovctl_cmd_host(&ctx, argc - optind, argv + optind);
-        if (streq(command, "audit"))
-                return sovctl_cmd_audit(&ctx, argc - optind, argv + optind);
-        if (streq(command, "policy"))
-                return sovctl_cmd_policy(&ctx, argc - optind, argv + optind);
-        if (streq(command, "pool"))
-                return sovctl_cmd_pool(&ctx, argc - optind, argv + optind);
-        if (streq(command, "backup-target"))
-                return sovctl_cmd_backup_target(&ctx, argc - optind, argv + optind);
-        return sovctl_cmd_vm(&ctx, argc - optind, argv + optind);
+        return run(&ctx, argc - optind, argv + optind);
 }
 
 int main(int argc, char **argv) {
-        int r, status;
+        int r, status = -1;
 
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
                 sovctl_error("cannot initialise libcurl");
@@ -337,15 +384,10 @@ int main(int argc, char **argv) {
 
         if (r >= 0)
                 status = SOVCTL_EXIT_OK;
-        else if (r == -SOVCTL_E_USAGE)
-                status = SOVCTL_EXIT_USAGE;
-        else if (r == -SOVCTL_E_UNREACHABLE)
-                status = SOVCTL_EXIT_UNREACHABLE;
-        else if (r == -SOVCTL_E_API)
-                status = SOVCTL_EXIT_API;
-        else if (r == -SOVCTL_E_DENIED)
-                status = SOVCTL_EXIT_DENIED;
-        else {
+        for (size_t i = 0; i < ELEMENTSOF(sovctl_exit_statuses) && status < 0; i++)
+                if (r == sovctl_exit_statuses[i].error)
+                        status = sovctl_exit_statuses[i].status;
+        if (status < 0) {
                 /* Not reported yet: by contract only SOVCTL_E_* are. */
                 sovctl_error("%s", strerror(-r));
                 status = SOVCTL_EXIT_API;

@@ -21,6 +21,7 @@ enum sovctl_exit {
         SOVCTL_EXIT_OK = 0,
         SOVCTL_EXIT_API = 1,         /* sovd answered an error, or an answer we cannot use */
         SOVCTL_EXIT_USAGE = 2,       /* bad options, unreadable or invalid input file */
+        SOVCTL_EXIT_TIMEOUT = 2,     /* job wait --timeout: the job has not ended in time */
         SOVCTL_EXIT_UNREACHABLE = 3, /* sovd could not be reached at all */
         SOVCTL_EXIT_DENIED = 4,      /* policy evaluate: the decision denies */
 };
@@ -35,6 +36,8 @@ enum sovctl_errno {
         SOVCTL_E_UNREACHABLE,
         /* A dry run's decision denies; the decision has been printed. */
         SOVCTL_E_DENIED,
+        /* A job waited for with a time limit has not ended by then; reported. */
+        SOVCTL_E_TIMEOUT,
 };
 
 /* Largest answer body sovctl accepts; a hostile server cannot exhaust memory. */
