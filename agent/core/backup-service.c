@@ -200,6 +200,13 @@ static const struct backup_target_ops *target_ops(const struct place_config *t) 
         return &directory_target;
 }
 
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
 /* ---- requests ---- */
 
 void backup_request_done(struct backup_request *r) {
@@ -339,9 +346,18 @@ static int find_backup(const char *id, struct found_backup *ret, struct sovd_err
         return err_set(err, -ENOENT, "no backup %s on any configured backup target", id);
 }
 
+static int64_t taken_usec(struct json_object *m) {
+        struct json_object *v = mget(m, "taken_at_usec");
+        return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+}
+
+/* Oldest first: by the microsecond a backup was taken (RFC 3339 seconds cannot order two in one second). */
 static int cmp_created(const void *a, const void *b) {
         struct json_object *x = *(struct json_object *const *) a, *y = *(struct json_object *const *) b;
         const char *cx = mstr(x, "created_at"), *cy = mstr(y, "created_at");
+        int64_t tx = taken_usec(x), ty = taken_usec(y);
+        if (tx && ty && tx != ty)
+                return tx < ty ? -1 : 1;
         int r = strcmp(cx ? cx : "", cy ? cy : "");
 
         return r ? r : strcmp(mstr(x, "id") ? mstr(x, "id") : "", mstr(y, "id") ? mstr(y, "id") : "");
@@ -728,7 +744,7 @@ static int disk_file_name(const char *target, char *buf, size_t size) {
  * survives moving the VM's directory), then checksums, then the manifest.
  */
 static int backup_finish(const struct place_config *t, const char *vm, const struct backup_params *bp,
-                         time_t started, struct sovd_err *err) {
+                         time_t started, uint64_t started_usec, struct sovd_err *err) {
         const struct backup_target_ops *ops = target_ops(t);
         _cleanup_json_ struct json_object *m = NULL;
         struct json_object *disks = json_object_new_array();
@@ -740,7 +756,8 @@ static int backup_finish(const struct place_config *t, const char *vm, const str
         if (json_add_string(m, "format", BACKUP_MANIFEST_FORMAT) < 0 || json_add_string(m, "id", bp->id) < 0 ||
             json_add_string(m, "mode", bp->mode) < 0 || json_add_string(m, "parent", bp->parent) < 0 ||
             json_add_string(m, "chain", bp->chain) < 0 || json_add_string(m, "checkpoint", bp->checkpoint) < 0 ||
-            json_add_string(m, "created_at", rfc3339_format(started, created)) < 0)
+            json_add_string(m, "created_at", rfc3339_format(started, created)) < 0 ||
+            json_add_int(m, "taken_at_usec", (int64_t) started_usec) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(bp->disks); i++) {
                 struct json_object *d = json_object_array_get_idx(bp->disks, i), *e = json_object_new_object();
@@ -815,7 +832,7 @@ static void record_retention(const char *vm, const char *vm_name, const char *te
  * deletion recorded before it is made.
  */
 static void apply_retention(struct virt_conn *c, const struct place_config *t, const char *vm, const char *vm_name,
-                            const char *tenant) {
+                            const char *tenant, const char *just_taken) {
         struct json_object **ms = NULL;
         size_t n = 0;
         time_t now = time(NULL);
@@ -823,6 +840,18 @@ static void apply_retention(struct virt_conn *c, const struct place_config *t, c
 
         if ((t->keep_last == 0 && t->keep_days == 0) || target_manifests(t, vm, &ms, &n) < 0)
                 return;
+        /*
+         * The backup just taken is the newest (a VM has one job at a time),
+         * whatever the clock or older manifests without taken_at_usec say:
+         * it goes last, and is never the one deleted.
+         */
+        for (size_t i = 0; i + 1 < n; i++)
+                if (streq(mstr(ms[i], "id") ? mstr(ms[i], "id") : "", just_taken)) {
+                        struct json_object *m = ms[i];
+                        memmove(ms + i, ms + i + 1, (n - i - 1) * sizeof(*ms));
+                        ms[n - 1] = m;
+                        break;
+                }
         bool *keep = calloc(n + 1, sizeof(bool));
         if (!keep) {
                 manifests_free(ms, n);
@@ -836,12 +865,21 @@ static void apply_retention(struct virt_conn *c, const struct place_config *t, c
                 if (t->keep_days && created > now - (time_t) t->keep_days * 86400)
                         keep[i] = true;
         }
-        /* Ancestors of kept backups are kept: parents are older, so one pass from the newest down suffices. */
-        for (size_t i = n; i-- > 0;) {
-                const char *parent = keep[i] ? mstr(ms[i], "parent") : NULL;
-                for (size_t k = 0; parent && k < i; k++)
-                        if (streq(mstr(ms[k], "id"), parent))
-                                keep[k] = true;
+        /*
+         * Ancestors of kept backups are kept. They are not assumed to sort
+         * before their children (a clock stepped back, manifests without
+         * taken_at_usec): repeated until nothing changes.
+         */
+        for (bool changed = true; changed;) {
+                changed = false;
+                for (size_t i = 0; i < n; i++) {
+                        const char *parent = keep[i] ? mstr(ms[i], "parent") : NULL;
+                        for (size_t k = 0; parent && k < n; k++)
+                                if (!keep[k] && streq(mstr(ms[k], "id"), parent)) {
+                                        keep[k] = true;
+                                        changed = true;
+                                }
+                }
         }
         snprintf(why, sizeof(why), "retention keep_last=%u keep_days=%u", t->keep_last, t->keep_days);
         for (size_t i = n; i-- > 0;) {
@@ -926,6 +964,7 @@ static int backup_run(struct job *j, struct sovd_err *err) {
         struct virt_backup_disk *disks = NULL;
         char (*files)[PATH_MAX] = NULL;
         time_t started = time(NULL);
+        uint64_t started_usec = realtime_usec();
         size_t n;
         int r;
 
@@ -964,13 +1003,13 @@ static int backup_run(struct job *j, struct sovd_err *err) {
         r = wait_backup(j, &c, err);
         if (r < 0)
                 goto fail;
-        r = backup_finish(t, job_vm(j), &bp, started, err);
+        r = backup_finish(t, job_vm(j), &bp, started, started_usec, err);
         if (r < 0)
                 goto fail;
         free(disks);
         free(files);
         apply_retention(c, t, job_vm(j), context_string(job_params(j), "vm_name"),
-                        context_string(job_params(j), "tenant"));
+                        context_string(job_params(j), "tenant"), bp.id);
         /* Shown once the job has ended: retention is part of it. */
         if (result && json_add_string(result, "backup", bp.id) >= 0 && json_add_string(result, "target", t->name) >= 0)
                 (void) job_set_result(j, result);
@@ -1020,6 +1059,7 @@ static enum job_state backup_recover(struct job *j, char *reason, size_t size) {
         struct sovd_err err = {};
         struct json_object *existing = NULL;
         time_t started = time(NULL);
+        uint64_t started_usec = realtime_usec();
 
         if (backup_params_get(job_params(j), &bp, &err) < 0) {
                 snprintf(reason, size, "interrupted by an agent restart; its parameters are damaged");
@@ -1041,8 +1081,14 @@ static enum job_state backup_recover(struct job *j, char *reason, size_t size) {
                          err.msg);
                 return JOB_FAILED;
         }
-        if (virt_domain_job(c, job_vm(j), false, &info, &err) >= 0 && info.outcome == VIRT_JOB_ACTIVE &&
-            info.operation == VIRT_JOB_OP_BACKUP) {
+        /*
+         * A backup libvirt is still setting up answers "backup job data
+         * missing" for a moment: ask again rather than take it for "none".
+         */
+        int r;
+        for (int tries = 0; (r = virt_domain_job(c, job_vm(j), false, &info, &err)) < 0 && tries < 25; tries++)
+                usleep(200000);
+        if (r >= 0 && info.outcome == VIRT_JOB_ACTIVE && info.operation == VIRT_JOB_OP_BACKUP) {
                 (void) virt_domain_abort_job(c, job_vm(j), NULL);
                 for (int i = 0; i < 200; i++) {
                         if (virt_domain_job(c, job_vm(j), false, &info, NULL) < 0 || info.outcome != VIRT_JOB_ACTIVE)
@@ -1057,7 +1103,7 @@ static enum job_state backup_recover(struct job *j, char *reason, size_t size) {
         }
         if (virt_domain_job(c, job_vm(j), true, &info, &err) >= 0 && info.outcome == VIRT_JOB_COMPLETED &&
             info.operation == VIRT_JOB_OP_BACKUP) {
-                if (backup_finish(t, job_vm(j), &bp, started, &err) >= 0) {
+                if (backup_finish(t, job_vm(j), &bp, started, started_usec, &err) >= 0) {
                         _cleanup_json_ struct json_object *result = json_object_new_object();
                         if (result && json_add_string(result, "backup", bp.id) >= 0 &&
                             json_add_string(result, "target", t->name) >= 0)
