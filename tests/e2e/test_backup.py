@@ -443,6 +443,45 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(self.backup_ok(uuid, "fr-retention", "incremental")["parent"], new)
         self.assertTrue(self.expect(self.sovd.get("/v1/audit/verify"), 200)["valid"])
 
+    def test_sovctl_backup_commands(self):
+        """The operator's path: sovctl backup create/list/show/verify/restore, job wait."""
+        vm = self.create_vm("bk-cli")
+        uuid, name = vm["uuid"], vm["name"]
+        self.write_pattern(name, self.node_name(name, vm["disks"][0]["path"]), 0x77, 0, MIB)
+
+        out = self.sovd.sovctl("--json", "backup", "create", name, "--target", "fr-backups", "--wait")
+        self.assertEqual(out.returncode, 0, out)
+        job = json.loads(out.stdout)
+        self.assertEqual(job["state"], "succeeded", job)
+        bid = job["result"]["backup"]
+        out = self.sovd.sovctl("backup", "list", uuid)
+        self.assertEqual(out.returncode, 0, out)
+        self.assertIn(bid, out.stdout)
+        out = self.sovd.sovctl("backup", "verify", bid)
+        self.assertEqual(out.returncode, 0, out)
+        # An incremental into the US target is refused before anything is written.
+        out = self.sovd.sovctl("backup", "create", name, "--target", "us-backups")
+        self.assertNotEqual(out.returncode, 0, out)
+        self.assertIn("jurisdiction", out.stderr)
+
+        out = self.sovd.sovctl("--json", "backup", "restore", bid, "--name", "bk-cli-copy", "--wait")
+        self.assertEqual(out.returncode, 0, out)
+        restored = json.loads(out.stdout)
+        self.addCleanup(self.delete_quietly, restored["vm"])
+        self.assertEqual(restored["state"], "succeeded", restored)
+        copy = self.expect(self.sovd.get(f"/v1/vms/{restored['vm']}"), 200)
+        self.assert_image(self.to_raw(copy["disks"][0]["path"]), GIB, [(0, MIB, 0x77)])
+
+        # A flipped byte: verify says so, with exit 1.
+        path = os.path.join(self.backup_dir("fr-backups", uuid, bid), "vda.qcow2")
+        with open(path, "r+b") as f:
+            f.seek(os.path.getsize(path) // 2)
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 0xFF]))
+        out = self.sovd.sovctl("backup", "verify", bid)
+        self.assertEqual(out.returncode, 1, out)
+
     def big_vm(self, name):
         """A running VM whose disk holds 512 MiB of data: its backup takes a moment."""
         vm = self.create_vm(name)
