@@ -12,8 +12,8 @@ static int parse_body(struct api_request *req, struct json_object **ret, struct 
 
 /* Records the decision, answers a denial, or submits the job and answers 202. */
 static int decide_and_submit(struct api_request *req, const char *kind, const char *vm, const char *vm_name,
-                             const char *tenant, const struct decision *d, struct json_object *params,
-                             struct sovd_err *err) {
+                             const char *tenant, const char *claim, const struct decision *d,
+                             struct json_object *params, struct sovd_err *err) {
         char id[ID_TEXT_LEN];
         int r;
 
@@ -26,7 +26,7 @@ static int decide_and_submit(struct api_request *req, const char *kind, const ch
         }
         if (json_add(params, "context", request_context_json(req, vm_name, tenant, d->id)) < 0)
                 return -ENOMEM;
-        r = jobs_submit(kind, vm, params, req->request_id, id, err);
+        r = jobs_submit_claiming(kind, vm, claim, params, req->request_id, id, err);
         if (r < 0)
                 return r;
         return reply_job(req, 202, id, err);
@@ -46,7 +46,8 @@ int handle_backup_create(struct api_request *req, struct sovd_err *err) {
         if (r >= 0)
                 r = backup_prepare(&v, &br, &d, &params, err);
         if (r >= 0)
-                r = decide_and_submit(req, "backup", v.domain.uuid, v.domain.name, v.binding->tenant, d, params, err);
+                r = decide_and_submit(req, "backup", v.domain.uuid, v.domain.name, v.binding->tenant, NULL, d, params,
+                                      err);
         backup_request_done(&br);
         vm_view_done(&v);
         return r;
@@ -83,7 +84,7 @@ int handle_backup_verify(struct api_request *req, struct sovd_err *err) {
 int handle_backup_restore(struct api_request *req, struct sovd_err *err) {
         _cleanup_json_ struct json_object *doc = NULL, *params = NULL;
         _cleanup_decision_ struct decision *d = NULL;
-        _cleanup_free_ char *tenant = NULL;
+        _cleanup_free_ char *tenant = NULL, *claim = NULL;
         struct restore_request rr = {};
         char vm[ID_TEXT_LEN];
         int r;
@@ -92,8 +93,16 @@ int handle_backup_restore(struct api_request *req, struct sovd_err *err) {
             (r = restore_request_parse(doc, &rr, err)) < 0)
                 return r;
         r = restore_prepare(req->uuid, &rr, &d, &params, vm, &tenant, err);
+        /*
+         * A new VM's job is on a new UUID: without the claim, two restores
+         * into one name would both be accepted and write the same files.
+         */
+        if (r >= 0 && rr.name && asprintf(&claim, "the name '%s'", rr.name) < 0) {
+                claim = NULL;
+                r = -ENOMEM;
+        }
         if (r >= 0)
-                r = decide_and_submit(req, "restore", vm, rr.name, tenant, d, params, err);
+                r = decide_and_submit(req, "restore", vm, rr.name, tenant, claim, d, params, err);
         restore_request_done(&rr);
         return r;
 }

@@ -403,14 +403,24 @@ const char *request_query(struct api_request *req, const char *key) {
 struct query_check {
         const char *const *allowed;
         const char *unknown;
+        const char *repeated;
+        unsigned long seen; /* bit i: allowed[i] was given */
 };
 
 static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
         struct query_check *q = cls;
 
-        for (const char *const *a = q->allowed; a && *a; a++)
-                if (streq(*a, key))
+        for (size_t i = 0; q->allowed && q->allowed[i]; i++)
+                if (streq(q->allowed[i], key)) {
+                        /* request_query() answers the first only: "?state=queued&state=failed" is ambiguous. */
+                        if (i < 8 * sizeof(q->seen) && (q->seen & 1ul << i)) {
+                                q->repeated = key;
+                                return MHD_NO;
+                        }
+                        if (i < 8 * sizeof(q->seen))
+                                q->seen |= 1ul << i;
                         return MHD_YES;
+                }
         q->unknown = key;
         return MHD_NO;
 }
@@ -494,8 +504,10 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
         }
         q.allowed = route->query;
         (void) MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, check_query_arg, &q);
-        if (q.unknown) {
-                snprintf(err.msg, sizeof(err.msg), "unknown query parameter '%.64s'", q.unknown);
+        if (q.unknown || q.repeated) {
+                snprintf(err.msg, sizeof(err.msg), q.unknown ? "unknown query parameter '%.64s'"
+                                                             : "query parameter '%.64s' given more than once",
+                         q.unknown ? q.unknown : q.repeated);
                 reply_problem(req, -EINVAL, err.msg);
                 return;
         }
@@ -598,9 +610,15 @@ struct json_object *request_context_json(const struct api_request *req, const ch
 
 int note_decision(struct api_request *req, const struct decision *d, const char *vm_uuid, const char *vm_name,
                   const char *tenant, struct sovd_err *err) {
+        return note_decision_migration(req, d, vm_uuid, vm_name, tenant, NULL, err);
+}
+
+int note_decision_migration(struct api_request *req, const struct decision *d, const char *vm_uuid,
+                            const char *vm_name, const char *tenant, const char *migration_id, struct sovd_err *err) {
         struct record_ctx ctx = request_ctx(req);
         int r;
 
+        ctx.migration_id = migration_id;
         ctx.vm_uuid = vm_uuid;
         ctx.vm_name = vm_name;
         ctx.tenant = tenant;
@@ -797,6 +815,35 @@ static void request_completed(void *cls, struct MHD_Connection *connection, void
         *con_cls = NULL;
 }
 
+static int hex_value(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * MHD's percent-decoding of paths and query arguments, except that %00 is
+ * left as it is: decoded, the NUL would end the C string early, and
+ * "/snapshots/a%00b" would name, and delete, snapshot "a" ("?state=queued%00"
+ * would be "queued"). Left encoded it is refused like any other bad name.
+ */
+static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *connection, char *s) {
+        char *w = s;
+
+        for (const char *r = s; *r;) {
+                int hi = r[0] == '%' ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
+                if (lo >= 0 && (hi | lo) != 0) {
+                        *w++ = (char) (hi << 4 | lo);
+                        r += 3;
+                } else
+                        *w++ = *r++;
+        }
+        *w = '\0';
+        return (size_t) (w - s);
+}
+
 _printf_(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
@@ -829,7 +876,7 @@ int api_serve(int fd, const char *description, const struct tls_config *tls, str
                                      /* A trust list makes MHD ask every client for its certificate. */
                                      MHD_OPTION_HTTPS_MEM_TRUST, tls->ca_pem, MHD_OPTION_HTTPS_PRIORITIES,
                                      TLS_PRIORITIES, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-                                     MHD_OPTION_END);
+                                     MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, NULL, MHD_OPTION_END);
         else
                 d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, NULL,
                                      /* First, so that MHD's own start-up messages reach our log too. */
@@ -838,7 +885,7 @@ int api_serve(int fd, const char *description, const struct tls_config *tls, str
                                      MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                                      (unsigned) CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, request_completed,
                                      NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_unix_connection, NULL,
-                                     MHD_OPTION_END);
+                                     MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, NULL, MHD_OPTION_END);
         if (!d) {
                 close(fd);
                 return err_set(err, -EIO, "cannot start the HTTP server on %s", description);

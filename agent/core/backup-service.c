@@ -43,6 +43,8 @@ struct backup_target_ops {
         int (*list_vms)(const struct place_config *t, char ***ret);
         int (*list)(const struct place_config *t, const char *vm, char ***ret);
         int (*read_manifest)(const struct place_config *t, const char *vm, const char *id, struct json_object **ret);
+        /* Opens @file of a backup for reading: a regular file of the backup's own, never through a symlink. */
+        int (*open_file)(const struct place_config *t, const char *vm, const char *id, const char *file);
         /* A local path to read @file of a backup from. */
         int (*local_path)(const struct place_config *t, const char *vm, const char *id, const char *file, char **ret);
         /* Removes a backup, complete or partial. */
@@ -57,16 +59,59 @@ static char *dir_of(const struct place_config *t, const char *vm, const char *id
         return p;
 }
 
+/*
+ * Opens backup @id of @vm (with @create, making the two levels) and, with
+ * @file, that file in it, following no symlink below the target's path:
+ * a target may be shared storage, and what is planted there must not make
+ * sovd (root) read, hash, copy, write or delete outside it. A file must be
+ * regular; O_NONBLOCK keeps a FIFO from blocking open() before it is refused.
+ */
+static int dir_open(const struct place_config *t, const char *vm, const char *id, const char *file, bool create) {
+        _cleanup_close_ int root = -1, vfd = -1, ifd = -1;
+        struct stat st;
+        int fd;
+
+        if (strchr(vm, '/') || strchr(id, '/') || (file && strchr(file, '/')))
+                return -EINVAL;
+        root = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return -errno;
+        if (create && mkdirat(root, vm, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        vfd = openat(root, vm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (vfd < 0)
+                return -errno;
+        if (create && mkdirat(vfd, id, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        ifd = openat(vfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (ifd < 0)
+                return -errno;
+        if (!file)
+                return TAKE_FD(ifd);
+        fd = openat(ifd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
 static int dir_stage(const struct place_config *t, const char *vm, const char *id, char **ret_dir,
                      struct sovd_err *err) {
         _cleanup_free_ char *dir = dir_of(t, vm, id);
-        int r;
+        int fd;
 
         if (!dir)
                 return -ENOMEM;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return err_set(err, r, "backup target '%s': cannot create %s: %s", t->name, dir, strerror(-r));
+        fd = mkdir_p(t->path, 0700);
+        if (fd >= 0)
+                fd = dir_open(t, vm, id, NULL, true);
+        if (fd < 0)
+                return err_set(err, fd, "backup target '%s': cannot create %s: %s", t->name, dir,
+                               fd == -ELOOP || fd == -ENOTDIR ? "a symlink or a file is in the way" : strerror(-fd));
+        close(fd);
         *ret_dir = TAKE_PTR(dir);
         return 0;
 }
@@ -101,14 +146,16 @@ static int list_uuid_dirs(const char *dir, const char *need, char ***ret) {
                 return errno == ENOENT ? 0 : -errno;
         while ((de = readdir(d))) {
                 char **a;
+                struct stat st;
                 if (!uuid_text_is_valid(de->d_name))
                         continue;
+                /* Real directories and files only: a symlink planted in a target leads out of it. */
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
                 if (need) {
-                        struct stat st;
-                        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
-                                continue;
                         _cleanup_free_ char *p = NULL;
-                        if (asprintf(&p, "%s/%s", de->d_name, need) < 0 || fstatat(dirfd(d), p, &st, 0) < 0)
+                        if (asprintf(&p, "%s/%s", de->d_name, need) < 0 ||
+                            fstatat(dirfd(d), p, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                                 continue;
                 }
                 a = realloc(list, (n + 2) * sizeof(char *));
@@ -138,13 +185,14 @@ static int dir_list(const struct place_config *t, const char *vm, char ***ret) {
 }
 
 static int dir_read_manifest(const struct place_config *t, const char *vm, const char *id, struct json_object **ret) {
-        _cleanup_free_ char *dir = dir_of(t, vm, id), *path = NULL, *buf = NULL;
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_close_ int fd = dir_open(t, vm, id, MANIFEST_NAME, false);
         size_t len;
         int r;
 
-        if (!dir || asprintf(&path, "%s/" MANIFEST_NAME, dir) < 0)
-                return -ENOMEM;
-        r = file_read_all(path, MANIFEST_MAX, &buf, &len);
+        if (fd < 0)
+                return fd;
+        r = file_read_fd(fd, MANIFEST_MAX, &buf, &len);
         if (r < 0)
                 return r;
         r = json_parse_strict(buf, len, ret, NULL);
@@ -156,6 +204,10 @@ static int dir_read_manifest(const struct place_config *t, const char *vm, const
                 return -EBADMSG;
         }
         return 0;
+}
+
+static int dir_open_file(const struct place_config *t, const char *vm, const char *id, const char *file) {
+        return dir_open(t, vm, id, file, false);
 }
 
 static int dir_local_path(const struct place_config *t, const char *vm, const char *id, const char *file, char **ret) {
@@ -170,9 +222,18 @@ static int dir_remove(const struct place_config *t, const char *vm, const char *
 
         if (!dir)
                 return -ENOMEM;
-        d = opendir(dir);
-        if (!d)
-                return errno == ENOENT ? 0 : err_set(err, -errno, "cannot open %s: %m", dir);
+        /* Never through a symlink: its files are not the backup's to delete. */
+        int fd = dir_open(t, vm, id, NULL, false);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return err_set(err, fd, "cannot open %s: %s", dir, strerror(-fd));
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return err_set(err, r, "cannot open %s: %s", dir, strerror(-r));
+        }
         /* Flat by construction: the manifest and one file per disk. The manifest goes first. */
         (void) unlinkat(dirfd(d), MANIFEST_NAME, 0);
         while ((de = readdir(d)))
@@ -191,6 +252,7 @@ static const struct backup_target_ops directory_target = {
         .list_vms = dir_list_vms,
         .list = dir_list,
         .read_manifest = dir_read_manifest,
+        .open_file = dir_open_file,
         .local_path = dir_local_path,
         .remove = dir_remove,
 };
@@ -310,7 +372,9 @@ static bool manifest_is_sane(struct json_object *m, const char *vm, const char *
 
         return format && streq(format, BACKUP_MANIFEST_FORMAT) && mid && streq(mid, id) && mvm &&
                mstr(mvm, "uuid") && streq(mstr(mvm, "uuid"), vm) && disks &&
-               json_object_is_type(disks, json_type_array);
+               json_object_is_type(disks, json_type_array) &&
+               /* A parent that is not a string would make an incremental pass for a full backup. */
+               (!mget(m, "parent") || mstr(m, "parent"));
 }
 
 static int find_backup(const char *id, struct found_backup *ret, struct sovd_err *err) {
@@ -475,6 +539,16 @@ static int load_chain(const struct place_config *t, const char *vm, struct json_
                 struct json_object *pm = NULL;
                 if (!parent)
                         break;
+                /* A planted manifest can name a descendant as parent: without this, CHAIN_MAX reads of it. */
+                for (size_t k = 0; k < n; k++)
+                        if (streq(mstr(a[k], "id"), parent)) {
+                                int r = err_set(err, -ENOENT,
+                                                "backup %s names %.40s as its parent, which is already in its chain: "
+                                                "the chain loops",
+                                                mstr(a[n - 1], "id"), parent);
+                                manifests_free(a, n);
+                                return r;
+                        }
                 if (n == CHAIN_MAX || !uuid_text_is_valid(parent) ||
                     target_ops(t)->read_manifest(t, vm, parent, &pm) < 0 || !manifest_is_sane(pm, vm, parent)) {
                         /* The message first: @parent belongs to a manifest freed below. */
@@ -521,13 +595,14 @@ int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err
                 for (size_t k = 0; k < json_object_array_length(md); k++) {
                         struct json_object *d = json_object_array_get_idx(md, k), *e = json_object_new_object();
                         const char *file = mstr(d, "file"), *expected = mstr(d, "sha256");
-                        _cleanup_free_ char *path = NULL;
+                        _cleanup_close_ int fd = -1;
                         char actual[SHA256_HEX_LEN] = "";
                         bool match = false;
 
+                        /* Opened, not followed: a symlink or a FIFO planted in the target is an unreadable file. */
                         if (file && !strchr(file, '/') && file[0] != '.' &&
-                            target_ops(f.target)->local_path(f.target, f.vm, mstr(ms[i], "id"), file, &path) >= 0 &&
-                            sha256_file(path, actual, NULL) >= 0)
+                            (fd = target_ops(f.target)->open_file(f.target, f.vm, mstr(ms[i], "id"), file)) >= 0 &&
+                            sha256_fd(fd, actual, NULL) >= 0)
                                 match = expected && streq(actual, expected);
                         ok = ok && match;
                         if (!e || json_object_array_add(disks, e) < 0 || json_add_string(e, "backup", mstr(ms[i], "id")) < 0 ||
@@ -1133,6 +1208,93 @@ const struct job_kind backup_job_kind = {
 
 /* ---- restore ---- */
 
+#define QCOW2_MAGIC 0x514649fbu
+#define QCOW2_INCOMPAT_DATA_FILE (UINT64_C(1) << 2)
+
+static uint64_t be_get(const unsigned char *p, size_t n) {
+        uint64_t v = 0;
+
+        for (size_t i = 0; i < n; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
+/*
+ * qemu-img follows what a qcow2 header names: a file planted in a target
+ * naming a host file (another VM's disk) as its backing file or external
+ * data file would have that file copied into the restored disk. Each file
+ * of @file's chain must be a qcow2 of the backup's own (open_file()), with
+ * no external data file, and a backing file exactly its parent's
+ * ("../<parent>/<file>", as backup_finish() links them), none at the root.
+ */
+static int check_restore_chain(const struct place_config *t, const char *vm, struct json_object **chain, size_t n,
+                               const char *file, struct sovd_err *err) {
+        for (size_t i = 0; i < n; i++) {
+                const char *id = mstr(chain[i], "id"), *parent = i + 1 < n ? mstr(chain[i + 1], "id") : NULL;
+                _cleanup_close_ int fd = target_ops(t)->open_file(t, vm, id, file);
+                _cleanup_free_ char *want = NULL;
+                unsigned char h[104];
+                char backing[1024];
+                ssize_t k = fd < 0 ? -1 : pread(fd, h, sizeof(h), 0);
+                uint64_t version = k >= 8 ? be_get(h + 4, 4) : 0, off, len;
+
+                if (k < 72 || be_get(h, 4) != QCOW2_MAGIC || (version != 2 && version != 3))
+                        return err_set(err, -SOVD_E_BAD_STATE,
+                                       "backup %s: %.80s is missing, not a regular file of the backup or not qcow2", id,
+                                       file);
+                if (version == 3 && (k < 104 || (be_get(h + 72, 8) & QCOW2_INCOMPAT_DATA_FILE)))
+                        return err_set(err, -SOVD_E_BAD_STATE, "backup %s: %.80s has an external data file", id, file);
+                off = be_get(h + 8, 8);
+                len = be_get(h + 16, 4);
+                if (parent && asprintf(&want, "../%s/%s", parent, file) < 0)
+                        return -ENOMEM;
+                if (!parent ? off != 0
+                            : len != strlen(want) || len >= sizeof(backing) ||
+                                      pread(fd, backing, len, (off_t) off) != (ssize_t) len ||
+                                      memcmp(backing, want, len) != 0)
+                        return err_set(err, -SOVD_E_BAD_STATE,
+                                       "backup %s: %.80s has a backing file other than its parent backup's", id, file);
+        }
+        return 0;
+}
+
+/* The files of @disks (manifest entries, "file") of backup @id as check_restore_chain() wants them. */
+static int check_restore_sources(const char *id, struct json_object *disks, struct sovd_err *err) {
+        struct found_backup f = {};
+        struct json_object **chain = NULL;
+        size_t n = 0;
+        int r;
+
+        r = find_backup(id, &f, err);
+        if (r < 0)
+                return r;
+        r = load_chain(f.target, f.vm, f.manifest, &chain, &n, err);
+        if (r == -ENOENT)
+                r = err_set(err, -SOVD_E_BAD_STATE, "%s", err->msg);
+        for (size_t i = 0; r >= 0 && i < json_object_array_length(disks); i++) {
+                const char *file = mstr(json_object_array_get_idx(disks, i), "file");
+                r = file ? check_restore_chain(f.target, f.vm, chain, n, file, err)
+                         : err_set(err, -EBADMSG, "the job's parameters are damaged");
+        }
+        manifests_free(chain, n);
+        found_backup_done(&f);
+        return r;
+}
+
+/* Labels come from the target too: held to the rules of a VM spec's before they reach domain XML. */
+static bool restore_labels_are_valid(struct json_object *labels) {
+        if (!labels)
+                return true;
+        if (!json_object_is_type(labels, json_type_object) || json_object_object_length(labels) > LABELS_MAX)
+                return false;
+        json_object_object_foreach(labels, key, val) {
+                if (!label_key_is_valid(key) || !json_object_is_type(val, json_type_string) ||
+                    !label_value_is_valid(json_object_get_string(val)))
+                        return false;
+        }
+        return true;
+}
+
 int restore_prepare(const char *id, const struct restore_request *req, struct decision **ret_decision,
                     struct json_object **ret_params, char ret_vm[static ID_TEXT_LEN], char **ret_tenant,
                     struct sovd_err *err) {
@@ -1166,6 +1328,24 @@ int restore_prepare(const char *id, const struct restore_request *req, struct de
                 found_backup_done(&f);
                 return err_set(err, -SOVD_E_BAD_STATE, "backup %s: its manifest lacks the binding or domain XML", id);
         }
+        /* What becomes the restored VM's binding must be what a VM spec could give it. */
+        if (!name_is_valid(policy) || !name_is_valid(mstr(binding, "tenant")) ||
+            !restore_labels_are_valid(mget(f.manifest, "labels"))) {
+                found_backup_done(&f);
+                return err_set(err, -SOVD_E_BAD_STATE, "backup %s: its manifest has a malformed binding or labels", id);
+        }
+        /*
+         * Restoring only the first disks would silently drop the others from
+         * the restored VM; none at all is no backup sovd takes (a VM without
+         * a disk is refused).
+         */
+        if (json_object_array_length(mdisks) == 0 || json_object_array_length(mdisks) > ADMISSION_MAX_DISKS) {
+                /* The message first: @mdisks belongs to the manifest freed below. */
+                r = err_set(err, -SOVD_E_BAD_STATE, "backup %s has %zu disks: sovd restores 1 to %d", id,
+                            json_object_array_length(mdisks), ADMISSION_MAX_DISKS);
+                found_backup_done(&f);
+                return r;
+        }
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 goto out;
@@ -1191,7 +1371,7 @@ int restore_prepare(const char *id, const struct restore_request *req, struct de
                         goto out;
                 id_new(ret_vm);
         }
-        for (size_t i = 0; i < json_object_array_length(mdisks) && i < ADMISSION_MAX_DISKS; i++) {
+        for (size_t i = 0; i < json_object_array_length(mdisks); i++) {
                 struct json_object *d = json_object_array_get_idx(mdisks, i), *e = json_object_new_object();
                 const char *target = mstr(d, "target"), *file = mstr(d, "file");
                 _cleanup_free_ char *source = NULL, *dest = NULL, *dir = NULL, *volume = NULL;
@@ -1205,6 +1385,13 @@ int restore_prepare(const char *id, const struct restore_request *req, struct de
                         r = err_set(err, -SOVD_E_BAD_STATE, "backup %s: its manifest names a disk badly", id);
                         goto out;
                 }
+                /* Two disks with one target would be restored into one file. */
+                for (size_t k = 0; k < i; k++)
+                        if (streq_ptr(mstr(json_object_array_get_idx(mdisks, k), "target"), target)) {
+                                r = err_set(err, -SOVD_E_BAD_STATE, "backup %s: its manifest names disk %s twice", id,
+                                            target);
+                                goto out;
+                        }
                 r = target_ops(f.target)->local_path(f.target, f.vm, id, file, &source);
                 if (r < 0)
                         goto out;
@@ -1243,14 +1430,18 @@ int restore_prepare(const char *id, const struct restore_request *req, struct de
                                 goto out;
                         }
                 }
-                places[n_places++] = (struct admission_disk){ .pool = pool, .path = dest };
-                if (json_add_string(e, "target", target) < 0 || json_add_string(e, "source", source) < 0 ||
-                    json_add_string(e, "dest", dest) < 0 || json_add_string(e, "pool", pool) < 0 ||
-                    json_add_string(e, "volume", volume) < 0) {
+                if (json_add_string(e, "target", target) < 0 || json_add_string(e, "file", file) < 0 ||
+                    json_add_string(e, "source", source) < 0 || json_add_string(e, "dest", dest) < 0 ||
+                    json_add_string(e, "pool", pool) < 0 || json_add_string(e, "volume", volume) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
+                /* The copies in @e, not @dest: that is freed at the end of this iteration, before the decision. */
+                places[n_places++] = (struct admission_disk){ .pool = mstr(e, "pool"), .path = mstr(e, "dest") };
         }
+        r = check_restore_sources(id, mdisks, err);
+        if (r < 0)
+                goto out;
         /* The restored VM runs here, on these pools: judged under the policy the backup was taken under. */
         r = admission_decide_vm("restore", policy, places, n_places, time(NULL), ret_decision);
         if (r < 0)
@@ -1332,6 +1523,30 @@ static int restore_define(struct virt_conn *c, struct job *j, struct json_object
         return virt_domain_define(c, xml, uuid, err);
 }
 
+/*
+ * After an in-place restore the disks hold other data than any checkpoint
+ * describes: every checkpoint sovd made for the VM is forgotten, so the next
+ * backup must be a full one (an incremental is refused, not silently wrong).
+ */
+static void forget_checkpoints(struct virt_conn *c, const char *vm) {
+        _cleanup_config_ struct config *cfg = admission_config();
+
+        for (size_t i = 0; cfg && i < cfg->n_backup_targets; i++) {
+                struct json_object **ms = NULL;
+                size_t n = 0;
+                if (target_manifests(&cfg->backup_targets[i], vm, &ms, &n) < 0)
+                        continue;
+                for (size_t k = 0; k < n; k++) {
+                        const char *cp = mstr(ms[k], "checkpoint");
+                        struct sovd_err err;
+                        if (cp && virt_checkpoint_exists(c, vm, cp, NULL) >= 0 &&
+                            virt_checkpoint_forget(c, vm, cp, &err) < 0)
+                                log_warning("cannot forget checkpoint %s after an in-place restore: %s", cp, err.msg);
+                }
+                manifests_free(ms, n);
+        }
+}
+
 static int restore_run(struct job *j, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         _cleanup_json_ struct json_object *result = json_object_new_object();
@@ -1355,6 +1570,10 @@ static int restore_run(struct job *j, struct sovd_err *err) {
                 if (active)
                         return err_set(err, -SOVD_E_BAD_STATE, "the VM was started before its restore began: nothing was changed");
         }
+        /* Again just before qemu-img reads them: the target may have changed since the request. */
+        r = check_restore_sources(mstr(p, "backup") ? mstr(p, "backup") : "", disks, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < json_object_array_length(disks); i++) {
                 struct json_object *d = json_object_array_get_idx(disks, i), *e = json_object_new_object();
                 _cleanup_free_ char *part = NULL;
@@ -1395,6 +1614,8 @@ static int restore_run(struct job *j, struct sovd_err *err) {
                 }
                 if (!in_place)
                         r = restore_define(c, j, p, err);
+                else
+                        forget_checkpoints(c, job_vm(j));
         }
         if (r < 0) {
                 restore_cleanup(disks, in_place);

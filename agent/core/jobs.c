@@ -20,6 +20,7 @@ struct job {
         char kind_name[32];
         const struct job_kind *kind; /* NULL: a kind this version does not know */
         char vm[ID_TEXT_LEN];
+        char *claim; /* what else the job holds while active (jobs_submit_claiming()); not stored */
         enum job_state state;
         bool cancel_requested;
         bool ready;                 /* on disk as queued: workers may take it */
@@ -113,6 +114,7 @@ int job_set_result(struct job *j, struct json_object *result) {
 
 static void job_free(struct job *j) {
         pthread_mutex_destroy(&j->write_lock);
+        free(j->claim);
         free(j->request_id);
         free(j->error);
         json_object_put(j->params);
@@ -219,6 +221,7 @@ static void record_end(struct job *j) {
                 (void) json_get_string(ctxo, "vm_name", "", false, &ctx.vm_name, NULL);
                 (void) json_get_string(ctxo, "tenant", "", false, &ctx.tenant, NULL);
                 (void) json_get_string(ctxo, "decision", "", false, &decision, NULL);
+                (void) json_get_string(ctxo, "migration_id", "", false, &ctx.migration_id, NULL);
         }
         ctx.request_id = j->request_id;
         /* Copied under the lock, recorded outside it: the record's fdatasync must not stall the table. */
@@ -445,6 +448,11 @@ void jobs_stop(void) {
 
 int jobs_submit(const char *kind, const char *vm, struct json_object *params, const char *request_id,
                 char ret_id[static ID_TEXT_LEN], struct sovd_err *err) {
+        return jobs_submit_claiming(kind, vm, NULL, params, request_id, ret_id, err);
+}
+
+int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, struct json_object *params,
+                         const char *request_id, char ret_id[static ID_TEXT_LEN], struct sovd_err *err) {
         const struct job_kind *k = find_kind(kind);
         struct job *j;
         int r;
@@ -464,7 +472,9 @@ int jobs_submit(const char *kind, const char *vm, struct json_object *params, co
         j->state = JOB_QUEUED;
         j->created = time(NULL);
         j->request_id = request_id ? strdup(request_id) : NULL;
-        if ((params && json_object_deep_copy(params, &j->params, NULL) < 0) || (request_id && !j->request_id)) {
+        j->claim = claim ? strdup(claim) : NULL;
+        if ((params && json_object_deep_copy(params, &j->params, NULL) < 0) || (request_id && !j->request_id) ||
+            (claim && !j->claim)) {
                 job_free(j);
                 return -ENOMEM;
         }
@@ -475,6 +485,12 @@ int jobs_submit(const char *kind, const char *vm, struct json_object *params, co
                         pthread_mutex_unlock(&jobs_lock);
                         r = err_set(err, -EBUSY, "VM %s already has a %s job (%s, %s); wait for it or cancel it", vm,
                                     o->kind_name, o->id, job_state_to_string(o->state));
+                        job_free(j);
+                        return r;
+                } else if (claim && is_active(o->state) && o->claim && streq(o->claim, claim)) {
+                        pthread_mutex_unlock(&jobs_lock);
+                        r = err_set(err, -EBUSY, "%s job %s (%s) already claims %s; wait for it or cancel it",
+                                    o->kind_name, o->id, job_state_to_string(o->state), claim);
                         job_free(j);
                         return r;
                 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <gnutls/crypto.h>
 
 #include "sovd/sha256.h"
@@ -23,26 +24,37 @@ int sha256_hex(const void *data, size_t len, char hex[static SHA256_HEX_LEN]) {
 }
 
 int sha256_file(const char *path, char hex[static SHA256_HEX_LEN], uint64_t *ret_size) {
+        /* O_NONBLOCK: a FIFO must be refused by sha256_fd(), not block open() for ever. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r;
+
+        if (fd < 0)
+                return -errno;
+        r = sha256_fd(fd, hex, ret_size);
+        close(fd);
+        return r;
+}
+
+int sha256_fd(int fd, char hex[static SHA256_HEX_LEN], uint64_t *ret_size) {
         static const char digits[] = "0123456789abcdef";
         gnutls_hash_hd_t h;
         unsigned char d[32];
         uint64_t size = 0;
+        struct stat st;
         ssize_t n;
-        int fd, r = 0;
+        int r = 0;
         /* Large reads: hashing a disk image is bound by this loop, not by syscalls. */
         const size_t chunk = 1024 * 1024;
-        unsigned char *buf = malloc(chunk);
+        unsigned char *buf;
 
+        /* Regular files only: a device (/dev/zero) never ends, a FIFO blocks. */
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        buf = malloc(chunk);
         if (!buf)
                 return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-                r = -errno;
-                free(buf);
-                return r;
-        }
         if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
-                close(fd);
                 free(buf);
                 return -EIO;
         }
@@ -61,7 +73,6 @@ int sha256_file(const char *path, char hex[static SHA256_HEX_LEN], uint64_t *ret
                 size += (uint64_t) n;
         }
         gnutls_hash_deinit(h, d);
-        close(fd);
         free(buf);
         if (r < 0)
                 return r;

@@ -303,7 +303,8 @@ int virt_checkpoint_exists(struct virt_conn *c, const char *uuid, const char *na
         return checkpoint_lookup(c, uuid, name, &dom, &cp, err);
 }
 
-int virt_checkpoint_delete(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err) {
+static int checkpoint_delete(struct virt_conn *c, const char *uuid, const char *name, unsigned flags,
+                             struct sovd_err *err) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         _cleanup_checkpoint_ virDomainCheckpointPtr cp = NULL;
         const char *dname;
@@ -313,9 +314,17 @@ int virt_checkpoint_delete(struct virt_conn *c, const char *uuid, const char *na
         if (r < 0)
                 return r;
         dname = virDomainGetName(dom);
-        if (virDomainCheckpointDelete(cp, 0) < 0)
+        if (virDomainCheckpointDelete(cp, flags) < 0)
                 return virt_error(err, c, "cannot delete checkpoint '%s' of domain '%s'", name, dname);
         return 0;
+}
+
+int virt_checkpoint_delete(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err) {
+        return checkpoint_delete(c, uuid, name, 0, err);
+}
+
+int virt_checkpoint_forget(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err) {
+        return checkpoint_delete(c, uuid, name, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY, err);
 }
 
 int virt_domain_xml(struct virt_conn *c, const char *uuid, char **ret, struct sovd_err *err) {

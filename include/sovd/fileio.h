@@ -9,6 +9,8 @@
  * (the NUL is not counted in *ret_len). -EFBIG beyond @max.
  */
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len);
+/* The same from an open file descriptor (left open), read from its current offset. */
+int file_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 
 /*
  * Replaces @path atomically and durably: write a temporary file in the same

@@ -78,6 +78,14 @@ void jobs_stop(void);
  */
 int jobs_submit(const char *kind, const char *vm, struct json_object *params, const char *request_id,
                 char ret_id[static ID_TEXT_LEN], struct sovd_err *err);
+/*
+ * The same, with @claim (NULL: none) held by the job while it is active: a
+ * second job claiming the same text is refused with -EBUSY, as a second job
+ * on one VM is. For what two jobs on different VMs could both take, e.g. the
+ * name of the VM a restore creates.
+ */
+int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, struct json_object *params,
+                         const char *request_id, char ret_id[static ID_TEXT_LEN], struct sovd_err *err);
 
 /* -EBUSY (with @err naming the job) when @vm has a queued or running job; 0 otherwise. */
 int jobs_active_for_vm(const char *vm, struct sovd_err *err);

@@ -11,3 +11,5 @@ int sha256_hex(const void *data, size_t len, char hex[static SHA256_HEX_LEN]);
 
 /* The same over a whole file, read in large chunks; *ret_size its length. Negative errno on failure. */
 int sha256_file(const char *path, char hex[static SHA256_HEX_LEN], uint64_t *ret_size);
+/* The same from an open descriptor (left open) of a regular file; -EINVAL for anything else. */
+int sha256_fd(int fd, char hex[static SHA256_HEX_LEN], uint64_t *ret_size);

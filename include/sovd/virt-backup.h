@@ -72,6 +72,12 @@ int virt_checkpoint_exists(struct virt_conn *c, const char *uuid, const char *na
 /* Deletes checkpoint @name (its bitmaps are merged by libvirt); -ENOENT when it does not exist. */
 int virt_checkpoint_delete(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err);
 
+/*
+ * Forgets checkpoint @name without touching the disks (metadata only): for a
+ * disk whose contents were replaced, where the checkpoint's bitmap is gone.
+ */
+int virt_checkpoint_forget(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err);
+
 /* Domain XML as libvirt has it (persistent definition, inactive form, with secure info removed). */
 int virt_domain_xml(struct virt_conn *c, const char *uuid, char **ret, struct sovd_err *err);
 

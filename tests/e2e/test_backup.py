@@ -443,6 +443,40 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(self.backup_ok(uuid, "fr-retention", "incremental")["parent"], new)
         self.assertTrue(self.expect(self.sovd.get("/v1/audit/verify"), 200)["valid"])
 
+    def test_restore_in_place(self):
+        """Back to the backed-up bytes in the VM's own disk; refused while it runs."""
+        vm = self.create_vm("bk-inplace")
+        uuid, name, path = vm["uuid"], vm["name"], vm["disks"][0]["path"]
+        node = self.node_name(name, path)
+        self.write_pattern(name, node, 0x3c, 2 * MIB, MIB)
+        bid = self.backup_ok(uuid, "fr-backups")["id"]
+        self.write_pattern(name, node, 0xc3, 2 * MIB, MIB)   # overwrite what was saved
+        self.write_pattern(name, node, 0xee, 16 * MIB, MIB)  # and add something new
+
+        r = self.sovd.post(f"/v1/backups/{bid}/restore", {"in_place": True})
+        self.assert_problem(r, 409)
+        self.assertIn("shut it off", r.json["detail"])
+        self.expect(self.sovd.post(f"/v1/vms/{uuid}/stop"), 200)
+
+        r = self.sovd.post(f"/v1/backups/{bid}/restore", {"in_place": True})
+        job = self.expect(r, 202)
+        self.assertEqual((job["kind"], job["vm"]), ("restore", uuid), job)
+        job = self.wait_job(job["id"])
+        self.assertEqual(job["state"], "succeeded", f"{job}\n" + self.diag())
+        self.assertEqual(job["result"]["vm"], uuid)
+        self.assertIsNone(job["result"]["name"])
+        # Same VM, same disk path, the backed-up contents only.
+        after = self.expect(self.sovd.get(f"/v1/vms/{uuid}"), 200)
+        self.assertEqual(after["disks"][0]["path"], path)
+        self.assert_image(self.to_raw(path), GIB, [(2 * MIB, MIB, 0x3c)])
+        self.assertEqual(self.expect(self.sovd.post(f"/v1/vms/{uuid}/start"), 200)["state"], "running")
+        # The checkpoint described the overwritten disk: gone, so the next backup must be full.
+        self.assertEqual(self.host.virsh("checkpoint-list", name, "--name").split(), [])
+        r = self.sovd.post(f"/v1/vms/{uuid}/backups", {"target": "fr-backups", "mode": "incremental"})
+        self.assert_problem(r, 409)
+        self.assertIn("take a full backup", r.json["detail"])
+        self.backup_ok(uuid, "fr-backups")
+
     def test_sovctl_backup_commands(self):
         """The operator's path: sovctl backup create/list/show/verify/restore, job wait."""
         vm = self.create_vm("bk-cli")

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Regressions found by hostile use of the API: raw bytes that are not UTF-8
-in paths and headers, request bodies that are not text, long UTF-8 disk
-paths, and VMs with more disks than sovd creates."""
+in paths and headers, percent-encoded NULs, request bodies that are not
+text, long UTF-8 disk paths, and VMs with more disks than sovd creates."""
 import json
 import pwd
 import subprocess
@@ -107,6 +107,33 @@ class HostileBytesTest(unittest.TestCase):
         self.assertEqual(mine[0]["path"], "/v1/vms/\ufffd\ufffd/start")
         self.assertEqual(mine[0]["status"], 400)
         self.assertTrue(self.sovd.get("/v1/audit/verify").json["valid"])
+
+    def test_percent_encoded_nul(self):
+        # %00 decoded to a NUL that ended the C string: "snapshots/a%00b" named (and
+        # would delete) snapshot "a", "state=queued%00" was "queued", "{id}%00" the id.
+        vm = "0d3c1b0e-4a43-4b1b-9d3a-5b6b8f1e2a10"
+        for method, path, needle in (("DELETE", f"/v1/vms/{vm}/snapshots/a%00b", "a%00b"),
+                                     ("GET", f"/v1/vms/{vm}/snapshots/a%00b", "a%00b"),
+                                     ("GET", "/v1/jobs?state=queued%00", "state"),
+                                     ("GET", f"/v1/jobs?vm={vm}%00", "vm"),
+                                     ("GET", f"/v1/backups/{vm}%00", "UUID"),
+                                     ("DELETE", f"/v1/jobs/{vm}%00", "UUID")):
+            with self.subTest(path=path):
+                status, _, body = raw_request(self.sovd, (
+                    f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n").encode())
+                self.assertEqual(status, 400, body)
+                self.assertIn(needle, json.loads(body.decode("utf-8"))["detail"])
+
+    def test_repeated_query_parameter(self):
+        # Only the first was read: "?state=queued&state=failed" listed queued jobs.
+        vm = "0d3c1b0e-4a43-4b1b-9d3a-5b6b8f1e2a10"
+        for query in ("state=queued&state=failed", f"vm={vm}&vm={vm}", f"vm={vm}&state=queued&vm={vm}"):
+            with self.subTest(query=query):
+                r = self.sovd.get("/v1/jobs?" + query)
+                self.assertEqual(r.status, 400, r)
+                self.assertIn("more than once", r.json["detail"])
+        self.assertEqual(self.sovd.get(f"/v1/jobs?vm={vm}&state=queued").status, 200)
 
     def test_content_type_that_is_not_utf8(self):
         rid = "hostile-ctype-bytes"

@@ -178,6 +178,35 @@ static void test_jobs_one_active_job_per_vm(void) {
         teardown();
 }
 
+/* A claim (a restore's new VM name) is held like a VM while the job is active, whatever its VM. */
+static void test_jobs_claims(void) {
+        char a[ID_TEXT_LEN], b[ID_TEXT_LEN];
+        struct sovd_err err = {};
+        struct json_object *o;
+
+        setup();
+        ASSERT_OK(jobs_submit_claiming("block", VM1, "the name 'x'", NULL, NULL, a, &err));
+        ASSERT_INT_EQ(jobs_submit_claiming("ok", VM2, "the name 'x'", NULL, NULL, b, &err), -EBUSY);
+        ASSERT_STR_CONTAINS(err.msg, a);
+        ASSERT_STR_CONTAINS(err.msg, "the name 'x'");
+        /* Another claim, or none, on another VM is not blocked. */
+        ASSERT_OK(jobs_submit_claiming("ok", VM2, "the name 'y'", NULL, NULL, b, &err));
+        json_object_put(wait_final(b));
+        ASSERT_OK(jobs_submit("ok", VM2, NULL, NULL, b, &err));
+        json_object_put(wait_final(b));
+        pthread_mutex_lock(&gate_lock);
+        gate_open = true;
+        pthread_cond_broadcast(&gate_cond);
+        pthread_mutex_unlock(&gate_lock);
+        o = wait_final(a);
+        ASSERT_STR_EQ(str(o, "state"), "succeeded");
+        json_object_put(o);
+        /* Released once the job has ended. */
+        ASSERT_OK(jobs_submit_claiming("ok", VM2, "the name 'x'", NULL, NULL, b, &err));
+        json_object_put(wait_final(b));
+        teardown();
+}
+
 static void test_jobs_cancel(void) {
         char a[ID_TEXT_LEN];
         struct sovd_err err = {};
@@ -245,5 +274,5 @@ static void test_jobs_restart_recovery(void) {
         teardown();
 }
 
-TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_cancel),
-          TEST(test_jobs_restart_recovery))
+TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims),
+          TEST(test_jobs_cancel), TEST(test_jobs_restart_recovery))
