@@ -18,6 +18,7 @@
 #include "sovd/api.h"
 #include "sovd/backup-service.h"
 #include "sovd/jobs.h"
+#include "sovd/migration-service.h"
 #include "sovd/snapshot-service.h"
 #include "sovd/audit.h"
 #include "sovd/drift.h"
@@ -42,7 +43,8 @@ struct options {
 
 /* Two workers: one long backup does not hold up every other VM's job. */
 #define JOB_WORKERS 2
-static const struct job_kind *const job_kinds[] = { &snapshot_job_kind, &backup_job_kind, &restore_job_kind, NULL };
+static const struct job_kind *const job_kinds[] = { &snapshot_job_kind, &backup_job_kind, &restore_job_kind,
+                                                      &migrate_job_kind, NULL };
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary, policy_summary */
 static char listen_summary[512];

@@ -131,6 +131,7 @@ int handle_vm_create(struct api_request *req, struct sovd_err *err);
 int handle_vm_get(struct api_request *req, struct sovd_err *err);
 int handle_vm_delete(struct api_request *req, struct sovd_err *err);
 int handle_vm_action(struct api_request *req, struct sovd_err *err);
+int handle_vm_migrate(struct api_request *req, struct sovd_err *err);
 int handle_policy_list(struct api_request *req, struct sovd_err *err);
 int handle_policy_get(struct api_request *req, struct sovd_err *err);
 int handle_policy_evaluate(struct api_request *req, struct sovd_err *err);
@@ -162,3 +163,6 @@ struct decision;
  */
 int note_decision(struct api_request *req, const struct decision *d, const char *vm_uuid, const char *vm_name,
                   const char *tenant, struct sovd_err *err);
+/* The same for a decision on a migration, carrying its id (both agents record it). */
+int note_decision_migration(struct api_request *req, const struct decision *d, const char *vm_uuid,
+                            const char *vm_name, const char *tenant, const char *migration_id, struct sovd_err *err);

@@ -80,7 +80,7 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
                 return r;
         }
         /* Written before libvirt hears the answer: an unrecorded admission is a refusal. */
-        r = note_decision(req, d, NULL, domain, b->tenant, err);
+        r = note_decision_migration(req, d, NULL, domain, b->tenant, b->migration_id, err);
         binding_free(b);
         if (r < 0)
                 return r;

@@ -55,7 +55,9 @@ int handle_host(struct api_request *req, struct sovd_err *err) {
             (r = json_add_string(lv, "library_version", st.connected ? st.host.library_version : NULL)) < 0 ||
             (r = json_add_string(lv, "hypervisor_version", st.connected ? st.host.hypervisor_version : NULL)) < 0 ||
             (r = json_add_string(lv, "since", rfc3339_format(st.since, since))) < 0 ||
-            (r = json_add_string(lv, "error", st.connected ? NULL : st.error)) < 0)
+            (r = json_add_string(lv, "error", st.connected ? NULL : st.error)) < 0 ||
+            (r = json_add_string(lv, "migration_uri", req->config->migration_uri)) < 0 ||
+            (r = json_add_string(lv, "migration_data_uri", req->config->migration_data_uri)) < 0)
                 return r;
 
         /* A copy: json-c objects must never be shared between request threads. */

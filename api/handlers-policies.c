@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "api-private.h"
+#include "sovd/virt-backup.h"
 #include "sovd/admission.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
@@ -169,11 +170,16 @@ int handle_storage_pools(struct api_request *req, struct sovd_err *err) {
                         bool in_libvirt = pass == 0 || strv_contains(names, name);
                         struct json_object *p;
 
+                        _cleanup_free_ char *path = NULL;
+                        struct sovd_err ignored;
+
                         if (pass == 1 && in_libvirt)
                                 continue;
+                        if (in_libvirt)
+                                (void) virt_pool_path(c, name, &path, &ignored);
                         p = json_object_new_object();
                         if (!p || json_object_array_add(arr, p) < 0 || json_add_string(p, "name", name) < 0 ||
-                            json_add_bool(p, "in_libvirt", in_libvirt) < 0 ||
+                            json_add_bool(p, "in_libvirt", in_libvirt) < 0 || json_add_string(p, "path", path) < 0 ||
                             json_add_bool(p, "tagged", pc && !tags_empty(&pc->tags)) < 0 ||
                             json_add(p, "tags", pc ? tags_to_json(&pc->tags) : json_object_new_object()) < 0)
                                 return -ENOMEM;

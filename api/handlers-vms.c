@@ -4,6 +4,7 @@
 #include "sovd/drift.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
+#include "sovd/migration-service.h"
 #include "sovd/names.h"
 #include "sovd/strbuf.h"
 #include "sovd/virt-conn.h"
@@ -378,4 +379,49 @@ int handle_vm_action(struct api_request *req, struct sovd_err *err) {
                             { "SOVD_ACTION", req->action }),
                  "VM %s: %s", req->uuid, req->action);
         return reply_vm(req, action == VM_ACTION_SHUTDOWN ? 202 : 200, req->uuid, err);
+}
+
+int handle_vm_migrate(struct api_request *req, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *doc = NULL, *params = NULL;
+        _cleanup_decision_ struct decision *d = NULL;
+        struct migrate_request mr = {};
+        struct vm_view v = {};
+        char migration_id[ID_TEXT_LEN], job[ID_TEXT_LEN];
+        int r;
+
+        if ((r = check_uuid(req, err)) < 0)
+                return r;
+        if (req->body_len == 0)
+                return err_set(err, -EINVAL, "a JSON object naming the peer is required");
+        if ((r = json_parse_strict(req->body, req->body_len, &doc, err)) < 0 ||
+            (r = migrate_request_parse(doc, &mr, err)) < 0)
+                return r;
+        r = vm_service_get(req->uuid, &v, err);
+        /* The door: the destination's own account of itself, judged before libvirt is called. */
+        if (r >= 0)
+                r = migrate_prepare(&v, &mr, &d, &params, migration_id, err);
+        if (r >= 0)
+                r = note_decision_migration(req, d, v.domain.uuid, v.domain.name, v.binding->tenant, migration_id, err);
+        if (r >= 0 && !d->allowed) {
+                reply_problem_ext(req, -SOVD_E_POLICY_DENIED, d->reason, "decision", decision_to_json(d));
+                goto out;
+        }
+        if (r >= 0) {
+                struct json_object *ctx = request_context_json(req, v.domain.name, v.binding->tenant, d->id);
+                if (!ctx || json_add_string(ctx, "migration_id", migration_id) < 0 || json_add(params, "context", ctx) < 0)
+                        r = -ENOMEM;
+        }
+        if (r >= 0)
+                r = jobs_submit("migrate", v.domain.uuid, params, req->request_id, job, err);
+        if (r >= 0) {
+                log_emit(LOG_NOTICE,
+                         LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_UUID", v.domain.uuid },
+                                    { "SOVD_MIGRATION_ID", migration_id }),
+                         "VM '%s' migrating to peer '%s' (%s)", v.domain.name, mr.peer, mr.live ? "live" : "offline");
+                r = reply_job(req, 202, job, err);
+        }
+out:
+        migrate_request_done(&mr);
+        vm_view_done(&v);
+        return r;
 }

@@ -25,6 +25,8 @@ static const struct {
         { -SOVD_E_UNRESOLVED, 422, "unresolved-reference", "Unresolved reference" },
         { -SOVD_E_IDEMPOTENCY_MISMATCH, 422, "idempotency-key-reused", "Idempotency-Key reused" },
         { -EOPNOTSUPP, 501, "not-implemented", "Not implemented by this hypervisor driver" },
+        { -EHOSTUNREACH, 502, "peer-unreachable", "Peer agent unreachable" },
+        { -EKEYREJECTED, 502, "peer-untrusted", "Peer agent not trusted" },
         { -SOVD_E_LIBVIRT_DOWN, 503, "libvirt-unavailable", "libvirt unavailable" },
         { -ETIMEDOUT, 504, "timeout", "Hypervisor timeout" },
 };

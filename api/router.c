@@ -25,6 +25,7 @@ const struct api_route api_routes[] = {
         { "POST", "/v1/vms/{uuid}/reboot", handle_vm_action, ROLE_OPERATOR, NULL, true },
         { "POST", "/v1/vms/{uuid}/suspend", handle_vm_action, ROLE_OPERATOR, NULL, true },
         { "POST", "/v1/vms/{uuid}/resume", handle_vm_action, ROLE_OPERATOR, NULL, true },
+        { "POST", "/v1/vms/{uuid}/migrate", handle_vm_migrate, ROLE_OPERATOR, NULL, true },
         { "GET", "/v1/vms/{uuid}/snapshots", handle_snapshot_list, ROLE_READER, NULL, false },
         { "POST", "/v1/vms/{uuid}/snapshots", handle_snapshot_create, ROLE_OPERATOR, NULL, true },
         { "GET", "/v1/vms/{uuid}/snapshots/{name}", handle_snapshot_get, ROLE_READER, NULL, false },

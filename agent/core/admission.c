@@ -66,6 +66,10 @@ struct decision *decision_free(struct decision *d) {
                 tags_done(d->extra_tags);
                 free(d->extra_tags);
         }
+        if (d->extra_tags2) {
+                tags_done(d->extra_tags2);
+                free(d->extra_tags2);
+        }
         config_unref(d->config);
         policy_set_unref(d->policies);
         free(d);
@@ -241,6 +245,39 @@ int admission_decide_writes(const char *operation, const char *policy_name, enum
         }
         decide(d, kinds, n, &host);
         free(kinds);
+        *ret = d;
+        return 0;
+}
+
+int admission_decide_migration(const char *policy_name, const char *peer, struct tags *host_tags, const char *pool,
+                               struct tags *pool_tags, time_t now, struct decision **ret) {
+        struct decision *d = decision_new("migrate", policy_name, 2, now);
+        enum policy_kind kinds[2] = { POLICY_KIND_MIGRATION, POLICY_KIND_STORAGE };
+
+        if (!d) {
+                tags_done(host_tags);
+                free(host_tags);
+                if (pool_tags) {
+                        tags_done(pool_tags);
+                        free(pool_tags);
+                }
+                return -ENOMEM;
+        }
+        d->extra_tags = host_tags;
+        d->extra_tags2 = pool_tags;
+        struct place here = host_place(d->config);
+        d->names[0] = strdup(peer);
+        if (pool && asprintf(&d->names[1], "%s:%s", peer, pool) < 0)
+                d->names[1] = NULL;
+        if (!d->names[0] || (pool && !d->names[1])) {
+                decision_free(d);
+                return -ENOMEM;
+        }
+        /* The destination is a host of its own: its tags, never this host's, are judged. */
+        d->places[0] = (struct place){ .type = "host", .name = d->names[0], .tags = host_tags };
+        if (pool)
+                d->places[1] = (struct place){ .type = "storage_pool", .name = d->names[1], .tags = pool_tags };
+        decide(d, kinds, pool ? 2 : 1, &here);
         *ret = d;
         return 0;
 }

@@ -15,6 +15,7 @@ void binding_done(struct binding *b) {
         free(b->policy_digest);
         free(b->request_id);
         free(b->created_at);
+        free(b->migration_id);
         labels_free(b->labels, b->n_labels);
         for (size_t i = 0; i < b->n_volumes; i++) {
                 free(b->volumes[i].pool);
@@ -45,6 +46,7 @@ void binding_to_xml(const struct binding *b, struct strbuf *sb) {
         element(sb, "policy-digest", b->policy_digest);
         element(sb, "request-id", b->request_id);
         element(sb, "created-at", b->created_at);
+        element(sb, "migration-id", b->migration_id);
         if (b->n_labels > 0) {
                 strbuf_append(sb, "<" SOVD_BINDING_PREFIX ":labels>");
                 for (size_t i = 0; i < b->n_labels; i++) {
@@ -161,7 +163,7 @@ static int parse_binding(xmlNodePtr root, struct binding *b, struct sovd_err *er
         } fields[] = {
                 { "tenant", &b->tenant },         { "policy", &b->policy },
                 { "policy-digest", &b->policy_digest }, { "request-id", &b->request_id },
-                { "created-at", &b->created_at },
+                { "created-at", &b->created_at },       { "migration-id", &b->migration_id },
         };
         int r;
 
@@ -205,6 +207,8 @@ static int parse_binding(xmlNodePtr root, struct binding *b, struct sovd_err *er
                 return err_set(err, -EINVAL, "binding: invalid policy-digest");
         if (b->request_id && !is_request_id(b->request_id))
                 return err_set(err, -EINVAL, "binding: invalid request-id");
+        if (b->migration_id && !uuid_text_is_valid(b->migration_id))
+                return err_set(err, -EINVAL, "binding: invalid migration-id");
         time_t t;
         if (b->created_at && rfc3339_parse(b->created_at, &t) < 0)
                 return err_set(err, -EINVAL, "binding: invalid created-at");

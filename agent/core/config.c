@@ -84,6 +84,8 @@ struct config *config_unref(struct config *c) {
                 place_config_done(&c->backup_targets[i]);
         free(c->backup_targets);
         free(c->policy_dir);
+        free(c->migration_uri);
+        free(c->migration_data_uri);
         tls_config_free(c->tls);
         for (size_t i = 0; i < c->n_peers; i++) {
                 free(c->peers[i].name);
@@ -462,7 +464,7 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
         static const char *const keys[] = {
                 "libvirt_uri",   "listen",         "state_dir",  "log_level",          "max_body_bytes",
                 "max_connections", "unix_roles", "host_tags", "storage_pools", "backup_targets",
-                "policy_dir",    "audit_rotate_bytes", "tls", "peers", NULL,
+                "policy_dir",    "audit_rotate_bytes", "tls", "peers", "migration_uri", "migration_data_uri", NULL,
         };
         _cleanup_config_ struct config *c = NULL;
         _cleanup_json_ struct json_object *doc = NULL;
@@ -586,6 +588,35 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
                 }
                 if ((r = config_set_string(&c->policy_dir, s)) < 0)
                         return r;
+        }
+        static const char *const libvirt_schemes[] = { "qemu+tcp://", "qemu+tls://", "qemu+ssh://", NULL };
+        static const char *const data_schemes[] = { "tcp://", NULL };
+        static const struct {
+                const char *key;
+                const char *const *schemes;
+        } uris[] = {
+                { "migration_uri", libvirt_schemes },
+                { "migration_data_uri", data_schemes },
+        };
+        for (size_t u = 0; u < ELEMENTSOF(uris); u++) {
+                bool scheme_ok = false;
+                s = NULL;
+                if ((r = json_get_string(doc, uris[u].key, "", false, &s, err)) < 0)
+                        goto fail;
+                if (!s)
+                        continue;
+                for (const char *const *p = uris[u].schemes; *p; p++)
+                        if (strncmp(s, *p, strlen(*p)) == 0 && s[strlen(*p)])
+                                scheme_ok = true;
+                /* libvirt parses it; sovd only makes sure it is one line of a URI of the right kind. */
+                if (!scheme_ok || strlen(s) > 512 || strpbrk(s, " \t\r\n\"'<>") ||
+                    !utf8_is_printable(s, strlen(s))) {
+                        r = err_set(err, -EINVAL, "%s: expected a %s URI, got '%.128s'", uris[u].key,
+                                    u == 0 ? "qemu+tcp://, qemu+tls:// or qemu+ssh://" : "tcp://HOST[:PORT]", s);
+                        goto fail;
+                }
+                if ((r = config_set_string(u == 0 ? &c->migration_uri : &c->migration_data_uri, s)) < 0)
+                        goto fail;
         }
         struct json_object *tls = NULL;
         if ((r = json_get_object(doc, "tls", "", false, &tls, err)) < 0)

@@ -177,8 +177,9 @@ static int set_child_text(xmlDocPtr doc, xmlXPathContextPtr ctx, const char *xpa
         return 0;
 }
 
-static int restore_disks(xmlXPathContextPtr ctx, const struct restored_disk *disks, size_t n_disks,
-                         struct sovd_err *err) {
+/* Points each listed disk at its new file (backing chains dropped); with @drop_others, removes the rest. */
+static int move_disks(xmlXPathContextPtr ctx, const struct restored_disk *disks, size_t n_disks, bool drop_others,
+                      struct sovd_err *err) {
         /* Every disk, CD-ROMs included: one not restored would give the copy a host file. */
         xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *) "/domain/devices/disk", ctx);
         int r = 0;
@@ -197,6 +198,8 @@ static int restore_disks(xmlXPathContextPtr ctx, const struct restored_disk *dis
                         if (xmlStrEqual(dev, (const xmlChar *) disks[k].target))
                                 match = &disks[k];
                 xmlFree(dev);
+                if (!match && !drop_others)
+                        continue;
                 if (!match) {
                         /* Not restored: keeping it would attach the original VM's disk to the copy. */
                         o->nodesetval->nodeTab[i] = NULL;
@@ -237,13 +240,39 @@ static int restore_disks(xmlXPathContextPtr ctx, const struct restored_disk *dis
         return r;
 }
 
+/* Adds @binding to the domain's <metadata> (created when absent); any sovd binding there must be gone already. */
+static int put_binding(xmlDocPtr doc, xmlNodePtr root, const struct binding *binding) {
+        _cleanup_strbuf_ struct strbuf sb = {};
+        xmlNodePtr metadata = NULL, copy;
+        xmlDocPtr bdoc;
+
+        binding_to_xml(binding, &sb);
+        if (!sb.buf || sb.oom)
+                return -ENOMEM;
+        bdoc = xmlReadMemory(sb.buf, (int) sb.len, "binding.xml", NULL,
+                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!bdoc)
+                return -ENOMEM;
+        for (xmlNodePtr c = root->children; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, (const xmlChar *) "metadata"))
+                        metadata = c;
+        if (!metadata)
+                metadata = xmlNewChild(root, NULL, (const xmlChar *) "metadata", NULL);
+        copy = metadata ? xmlDocCopyNode(xmlDocGetRootElement(bdoc), doc, 1) : NULL;
+        xmlFreeDoc(bdoc);
+        if (!copy || !xmlAddChild(metadata, copy)) {
+                xmlFreeNode(copy);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int domain_xml_for_restore(const char *source_xml, const char *name, const char *uuid,
                            const struct restored_disk *disks, size_t n_disks, const struct binding *binding,
                            char **ret, struct sovd_err *err) {
-        _cleanup_strbuf_ struct strbuf sb = {};
-        xmlDocPtr doc = NULL, bdoc = NULL;
+        xmlDocPtr doc = NULL;
         xmlXPathContextPtr ctx = NULL;
-        xmlNodePtr root, metadata = NULL;
+        xmlNodePtr root;
         xmlChar *out = NULL;
         int size = 0, r = -ENOMEM;
 
@@ -276,27 +305,13 @@ int domain_xml_for_restore(const char *source_xml, const char *name, const char 
                           " | /domain/devices/*[self::serial or self::parallel or self::console or self::channel]"
                           "[@type and @type!='pty' and @type!='spicevmc' and @type!='qemu-vdagent']");
         remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
-        r = restore_disks(ctx, disks, n_disks, err);
+        r = move_disks(ctx, disks, n_disks, true, err);
+        if (r < 0)
+                goto out;
+        r = put_binding(doc, root, binding);
         if (r < 0)
                 goto out;
         r = -ENOMEM;
-        binding_to_xml(binding, &sb);
-        if (!sb.buf || sb.oom)
-                goto out;
-        bdoc = xmlReadMemory(sb.buf, (int) sb.len, "binding.xml", NULL,
-                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        if (!bdoc)
-                goto out;
-        for (xmlNodePtr c = root->children; c; c = c->next)
-                if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, (const xmlChar *) "metadata"))
-                        metadata = c;
-        if (!metadata && !(metadata = xmlNewChild(root, NULL, (const xmlChar *) "metadata", NULL)))
-                goto out;
-        xmlNodePtr copy = xmlDocCopyNode(xmlDocGetRootElement(bdoc), doc, 1);
-        if (!copy || !xmlAddChild(metadata, copy)) {
-                xmlFreeNode(copy);
-                goto out;
-        }
         xmlDocDumpMemory(doc, &out, &size);
         if (!out)
                 goto out;
@@ -305,7 +320,43 @@ int domain_xml_for_restore(const char *source_xml, const char *name, const char 
 out:
         xmlFree(out);
         xmlXPathFreeContext(ctx);
-        xmlFreeDoc(bdoc);
+        xmlFreeDoc(doc);
+        return r;
+}
+
+int domain_xml_for_migration(const char *source_xml, const struct restored_disk *disks, size_t n_disks,
+                             const struct binding *binding, char **ret, struct sovd_err *err) {
+        xmlDocPtr doc;
+        xmlXPathContextPtr ctx = NULL;
+        xmlNodePtr root;
+        xmlChar *out = NULL;
+        int size = 0, r = -ENOMEM;
+
+        doc = xmlReadMemory(source_xml, (int) strlen(source_xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        root = doc ? xmlDocGetRootElement(doc) : NULL;
+        if (!root || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
+                xmlFreeDoc(doc);
+                return err_set(err, -EBADMSG, "libvirt's domain XML is not a domain");
+        }
+        ctx = xmlXPathNewContext(doc);
+        if (!ctx)
+                goto out;
+        remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
+        if (n_disks > 0 && (r = move_disks(ctx, disks, n_disks, false, err)) < 0)
+                goto out;
+        r = put_binding(doc, root, binding);
+        if (r < 0)
+                goto out;
+        r = -ENOMEM;
+        xmlDocDumpMemory(doc, &out, &size);
+        if (!out)
+                goto out;
+        *ret = strndup((const char *) out, (size_t) size);
+        r = *ret ? 0 : -ENOMEM;
+out:
+        xmlFree(out);
+        xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
         return r;
 }

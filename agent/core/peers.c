@@ -93,7 +93,7 @@ static void fetch_done(struct fetch *f) {
  * With an expected subject, the request names the subject (so TLS checks
  * the certificate against it) and CONNECT_TO sends it to the URL's address.
  */
-static int fetch_setup(const struct config *c, const struct peer_config *p, struct fetch *f) {
+static int fetch_setup(const struct config *c, const struct peer_config *p, const char *path, struct fetch *f) {
         const char *hostport = p->url + strlen("https://");
         const char *colon = strrchr(hostport, ':');
 
@@ -103,7 +103,7 @@ static int fetch_setup(const struct config *c, const struct peer_config *p, stru
                 return -ENOMEM;
         if (p->subject) {
                 _cleanup_free_ char *rule = NULL;
-                if (asprintf(&f->url, "https://%s:%s/v1/host", p->subject, colon + 1) < 0 ||
+                if (asprintf(&f->url, "https://%s:%s%s", p->subject, colon + 1, path) < 0 ||
                     asprintf(&rule, "%s:%s:%.*s:%s", p->subject, colon + 1, (int) (colon - hostport), hostport,
                              colon + 1) < 0)
                         return -ENOMEM;
@@ -111,7 +111,7 @@ static int fetch_setup(const struct config *c, const struct peer_config *p, stru
                 if (!f->connect_to)
                         return -ENOMEM;
                 (void) curl_easy_setopt(f->curl, CURLOPT_CONNECT_TO, f->connect_to);
-        } else if (asprintf(&f->url, "%s/v1/host", p->url) < 0)
+        } else if (asprintf(&f->url, "%s%s", p->url, path) < 0)
                 return -ENOMEM;
         (void) curl_easy_setopt(f->curl, CURLOPT_URL, f->url);
         (void) curl_easy_setopt(f->curl, CURLOPT_PROTOCOLS_STR, "https");
@@ -133,13 +133,10 @@ static int fetch_setup(const struct config *c, const struct peer_config *p, stru
         return 0;
 }
 
-/* Judges a finished transfer; on success the host document and its tags. */
-static int fetch_result(struct fetch *f, CURLcode code, struct json_object **ret_host, struct tags *ret_tags,
-                        struct sovd_err *err) {
-        _cleanup_json_ struct json_object *doc = NULL;
-        struct json_object *tags_obj = NULL;
+/* Judges a finished transfer: trusted, answered 200 with a JSON document (*ret). */
+static int fetch_check(struct fetch *f, CURLcode code, const char *path, struct json_object **ret,
+                       struct sovd_err *err) {
         long status = 0;
-        int r;
 
         if (code != CURLE_OK) {
                 const char *why = f->curl_error[0] ? f->curl_error : curl_easy_strerror(code);
@@ -151,10 +148,28 @@ static int fetch_result(struct fetch *f, CURLcode code, struct json_object **ret
         (void) curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
         if (status != 200)
                 return err_set(err, status == 401 || status == 403 ? -EKEYREJECTED : -EHOSTUNREACH,
-                               "peer '%s' answered HTTP %ld to GET /v1/host%s", f->peer->name, status,
+                               "peer '%s' answered HTTP %ld to GET %s%s", f->peer->name, status, path,
                                status == 403 ? " (is this agent's certificate mapped in its tls.roles?)" : "");
-        if (!f->body || json_parse_strict(f->body, f->len, &doc, err) < 0 ||
-            !json_object_object_get_ex(doc, "tags", &tags_obj))
+        if (!f->body || json_parse_strict(f->body, f->len, ret, err) < 0 ||
+            !json_object_is_type(*ret, json_type_object)) {
+                json_object_put(*ret);
+                *ret = NULL;
+                return err_set(err, -EBADMSG, "peer '%s' did not answer JSON to GET %s", f->peer->name, path);
+        }
+        return 0;
+}
+
+/* Judges a finished transfer; on success the host document and its tags. */
+static int fetch_result(struct fetch *f, CURLcode code, struct json_object **ret_host, struct tags *ret_tags,
+                        struct sovd_err *err) {
+        _cleanup_json_ struct json_object *doc = NULL;
+        struct json_object *tags_obj = NULL;
+        int r;
+
+        r = fetch_check(f, code, "/v1/host", &doc, err);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(doc, "tags", &tags_obj))
                 return err_set(err, -EBADMSG, "peer '%s' did not answer a host document", f->peer->name);
         /* The peer's tags are outside input like any other. */
         r = tags_parse(tags_obj, "peer tags", ret_tags, err);
@@ -174,13 +189,28 @@ int peer_fetch_host(const struct config *c, const char *name, struct json_object
 
         if (!p)
                 return err_set(err, -ENOENT, "no peer named '%s' is configured", name);
-        r = fetch_setup(c, p, &f);
+        r = fetch_setup(c, p, "/v1/host", &f);
         if (r < 0) {
                 fetch_done(&f);
                 return r;
         }
         code = curl_easy_perform(f.curl);
         r = fetch_result(&f, code, ret_host, ret_tags, err);
+        fetch_done(&f);
+        return r;
+}
+
+int peer_get_json(const struct config *c, const char *name, const char *path, struct json_object **ret,
+                  struct sovd_err *err) {
+        const struct peer_config *p = config_peer(c, name);
+        struct fetch f = {};
+        int r;
+
+        if (!p)
+                return err_set(err, -ENOENT, "no peer named '%s' is configured", name);
+        r = fetch_setup(c, p, path, &f);
+        if (r >= 0)
+                r = fetch_check(&f, curl_easy_perform(f.curl), path, ret, err);
         fetch_done(&f);
         return r;
 }
@@ -230,7 +260,7 @@ int peers_report(const struct config *c, struct json_object **ret, struct sovd_e
                 goto out;
         }
         for (size_t i = 0; i < c->n_peers; i++) {
-                if ((r = fetch_setup(c, &c->peers[i], &f[i])) < 0)
+                if ((r = fetch_setup(c, &c->peers[i], "/v1/host", &f[i])) < 0)
                         goto out;
                 curl_multi_add_handle(multi, f[i].curl);
         }

@@ -28,7 +28,8 @@ static struct json_object *record_new(const char *kind, const struct record_ctx 
                         return NULL;
         } else if (json_add(o, "vm", NULL) < 0)
                 return NULL;
-        if (json_add_string(o, "tenant", ctx->tenant) < 0)
+        if (json_add_string(o, "tenant", ctx->tenant) < 0 ||
+            (ctx->migration_id && json_add_string(o, "migration_id", ctx->migration_id) < 0))
                 return NULL;
         return TAKE_PTR(o);
 }

@@ -57,7 +57,8 @@ struct decision {
         /* Keep the strings the checks borrow alive. */
         struct config *config;
         struct policy_set *policies;
-        struct tags *extra_tags; /* tags given by the caller (dry run), owned */
+        struct tags *extra_tags; /* tags given by the caller (dry run) or a peer, owned */
+        struct tags *extra_tags2; /* a second such set (a migration's destination pool), owned */
         struct place *places;
         char **names; /* copies of the caller's place names: the decision may outlive them; may hold NULLs */
         size_t n_names;
@@ -89,6 +90,16 @@ struct admission_place {
  */
 int admission_decide_writes(const char *operation, const char *policy_name, enum policy_kind kind,
                             const struct admission_place *places, size_t n_places, time_t now, struct decision **ret);
+
+/*
+ * Decides a migration of a VM bound to @policy_name to peer @peer, whose
+ * host tags are @host_tags (as the peer reported them over mutual TLS):
+ * the `migration` rule on that host, and with @pool (the destination pool
+ * when storage is copied, @pool_tags its tags) the `storage` rule on it.
+ * Takes both tag sets (freed with the decision, also on failure).
+ */
+int admission_decide_migration(const char *policy_name, const char *peer, struct tags *host_tags, const char *pool,
+                               struct tags *pool_tags, time_t now, struct decision **ret);
 
 /*
  * A dry run of one rule on one place: the host ("host"), a configured storage

@@ -28,6 +28,7 @@ struct binding {
         char *policy_digest; /* hex SHA-256 of the policy admitted under; NULL until policies exist */
         char *request_id;
         char *created_at; /* RFC 3339 */
+        char *migration_id; /* set for the trip of a migration through sovd: both agents record it */
         struct label *labels;
         size_t n_labels;
         struct binding_volume *volumes; /* volumes sovd created for the VM, deleted with it on request */

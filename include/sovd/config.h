@@ -92,6 +92,9 @@ struct config {
         struct tls_config *tls; /* NULL: no TLS configured, tcp: listeners refused */
         struct peer_config *peers;
         size_t n_peers;
+        /* What other hosts' libvirtd use to migrate into this one; NULL: not a migration destination. */
+        char *migration_uri;      /* qemu+tcp://HOST/system */
+        char *migration_data_uri; /* tcp://HOST: where QEMU's migration stream goes; NULL: libvirt's choice */
 };
 
 const struct peer_config *config_peer(const struct config *c, const char *name);

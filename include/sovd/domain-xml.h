@@ -40,3 +40,12 @@ struct restored_disk {
 int domain_xml_for_restore(const char *source_xml, const char *name, const char *uuid,
                            const struct restored_disk *disks, size_t n_disks, const struct binding *binding,
                            char **ret, struct sovd_err *err);
+
+/*
+ * The domain XML a migration hands the destination: @source_xml (libvirt's
+ * migratable XML) with @binding instead of the sovd binding it carried (the
+ * same one plus the migration's id), and, when storage is copied, the
+ * listed disks pointing at their files in the destination pool.
+ */
+int domain_xml_for_migration(const char *source_xml, const struct restored_disk *disks, size_t n_disks,
+                             const struct binding *binding, char **ret, struct sovd_err *err);

@@ -37,4 +37,11 @@ int peers_report(const struct config *c, struct json_object **ret, struct sovd_e
 int peer_fetch_host(const struct config *c, const char *name, struct json_object **ret_host, struct tags *ret_tags,
                     struct sovd_err *err);
 
+/*
+ * GET @path (e.g. "/v1/storage-pools") of peer @name over the same mutual
+ * TLS: the JSON object it answered. Errors as peer_fetch_host().
+ */
+int peer_get_json(const struct config *c, const char *name, const char *path, struct json_object **ret,
+                  struct sovd_err *err);
+
 void peers_forget(void);

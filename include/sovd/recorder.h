@@ -27,6 +27,7 @@ struct record_ctx {
         const char *vm_uuid;    /* NULL when not known yet (create) */
         const char *vm_name;
         const char *tenant;
+        const char *migration_id; /* NULL unless the record is part of a migration */
 };
 
 /* Installs the log (main); NULL to stop recording. The log outlives every call. */

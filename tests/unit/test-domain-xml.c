@@ -549,7 +549,25 @@ static void test_domain_xml_for_restore(void) {
                       -EBADMSG);
 }
 
-TEST_MAIN(TEST(test_domain_xml_build_structure), TEST(test_domain_xml_for_restore), TEST(test_domain_xml_hostile_values_round_trip),
+/* A migration's id rides in the binding; anything but a UUID there is refused. */
+static void test_binding_migration_id(void) {
+        struct binding b = { .tenant = (char *) "acme", .policy = (char *) "fr-sovereign",
+                             .migration_id = (char *) "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee" }, got = {};
+        _cleanup_strbuf_ struct strbuf sb = {};
+        struct sovd_err err = {};
+
+        binding_to_xml(&b, &sb);
+        ASSERT_OK(binding_parse(sb.buf, &got, &err));
+        ASSERT_STR_EQ(got.migration_id, b.migration_id);
+        binding_done(&got);
+        ASSERT_INT_EQ(binding_parse("<binding xmlns='urn:sovd:binding:1'><tenant>a</tenant><policy>p</policy>"
+                                    "<migration-id>../x</migration-id></binding>",
+                                    &got, &err),
+                      -EINVAL);
+        ASSERT_STR_CONTAINS(err.msg, "migration-id");
+}
+
+TEST_MAIN(TEST(test_domain_xml_build_structure), TEST(test_binding_migration_id), TEST(test_domain_xml_for_restore), TEST(test_domain_xml_hostile_values_round_trip),
           TEST(test_domain_xml_disk_limits), TEST(test_domain_xml_binding_round_trip),
           TEST(test_domain_xml_binding_long_vm_name), TEST(test_domain_xml_binding_forms),
           TEST(test_domain_xml_binding_rejections), TEST(test_domain_xml_binding_no_entities))
