@@ -80,7 +80,9 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
                 return r;
         }
         /* Written before libvirt hears the answer: an unrecorded admission is a refusal. */
-        r = note_decision_migration(req, d, NULL, domain, b->tenant, b->migration_id, err);
+        /* The id names one trip: a later start of the VM there is not part of it. */
+        r = note_decision_migration(req, d, NULL, domain, b->tenant,
+                                    streq(operation, "migrate-in") ? b->migration_id : NULL, err);
         binding_free(b);
         if (r < 0)
                 return r;

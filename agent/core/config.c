@@ -464,7 +464,7 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
         static const char *const keys[] = {
                 "libvirt_uri",   "listen",         "state_dir",  "log_level",          "max_body_bytes",
                 "max_connections", "unix_roles", "host_tags", "storage_pools", "backup_targets",
-                "policy_dir",    "audit_rotate_bytes", "tls", "peers", "migration_uri", "migration_data_uri", NULL,
+                "policy_dir",    "audit_rotate_bytes", "tls", "peers", "migration_uri", "migration_data_uri", "migration_shared_storage", NULL,
         };
         _cleanup_config_ struct config *c = NULL;
         _cleanup_json_ struct json_object *doc = NULL;
@@ -618,6 +618,8 @@ int config_parse(const char *json, size_t len, const char *origin, struct config
                 if ((r = config_set_string(u == 0 ? &c->migration_uri : &c->migration_data_uri, s)) < 0)
                         goto fail;
         }
+        if ((r = json_get_bool(doc, "migration_shared_storage", "", false, &c->migration_shared_storage, err)) < 0)
+                goto fail;
         struct json_object *tls = NULL;
         if ((r = json_get_object(doc, "tls", "", false, &tls, err)) < 0)
                 goto fail;

@@ -4,6 +4,7 @@
 
 #include "sovd/admission.h"
 #include "sovd/drift.h"
+#include "sovd/jobs.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
@@ -188,6 +189,9 @@ void drift_observe(const char *uuid, const char *name, const char *event) {
                 return;
         ours = consume_expected(uuid, name, event);
         if (streq(event, "undefined")) {
+                /* A migration sovd runs ends with the source's definition removed: that is its doing. */
+                if (!ours && jobs_vm_has_active(uuid, "migrate"))
+                        ours = true;
                 if (!ours)
                         record(uuid, name, NULL, event, "domain undefined outside the sovd API", NULL);
                 return;

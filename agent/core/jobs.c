@@ -515,6 +515,16 @@ int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, st
         return 0;
 }
 
+bool jobs_vm_has_active(const char *vm, const char *kind) {
+        bool found = false;
+
+        pthread_mutex_lock(&jobs_lock);
+        for (struct job *o = jobs; o && !found; o = o->next)
+                found = is_active(o->state) && streq(o->vm, vm) && streq(o->kind_name, kind);
+        pthread_mutex_unlock(&jobs_lock);
+        return found;
+}
+
 int jobs_active_for_vm(const char *vm, struct sovd_err *err) {
         int r = 0;
 

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include "sovd/domain-xml.h"
-#include "sovd/drift.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/migration-service.h"
@@ -94,7 +93,7 @@ static int peer_pool(const struct config *c, const char *peer, const char *pool,
                 const char *name = mstr(p, "name"), *path = mstr(p, "path");
                 if (!name || !streq(name, pool))
                         continue;
-                if (!path || path[0] != '/' || strstr(path, "/../") || strlen(path) > 1024 ||
+                if (!path || path[0] != '/' || strstr(path, "/..") || strlen(path) > 1024 ||
                     !utf8_is_printable(path, strlen(path)))
                         return err_set(err, -SOVD_E_UNRESOLVED,
                                        "destination_pool: pool '%s' of peer '%s' has no directory to copy disks into",
@@ -217,6 +216,11 @@ int migrate_prepare(const struct vm_view *v, const struct migrate_request *req, 
                                        time(NULL), ret_decision);
         if (r < 0)
                 return r;
+        /* Denied: nothing more is asked of libvirt; the caller records and answers the decision. */
+        if (!(*ret_decision)->allowed) {
+                id_new(ret_migration_id);
+                return 0;
+        }
         id_new(ret_migration_id);
         r = virt_conn_acquire(&conn, err);
         if (r >= 0)
@@ -227,7 +231,8 @@ int migrate_prepare(const struct vm_view *v, const struct migrate_request *req, 
             json_add_string(p, "data_uri", data_uri) < 0 || json_add_bool(p, "live", req->live) < 0 ||
             json_add_bool(p, "copy_storage", req->copy_storage) < 0 ||
             json_add_string(p, "destination_pool", req->destination_pool) < 0 ||
-            json_add_string(p, "dest_xml", dest_xml) < 0 || json_add_string(p, "migration_id", ret_migration_id) < 0)
+            json_add_string(p, "dest_xml", dest_xml) < 0 || json_add_string(p, "migration_id", ret_migration_id) < 0 ||
+            json_add_bool(p, "unsafe", !req->copy_storage && c->migration_shared_storage) < 0)
                 return -ENOMEM;
         *ret_params = TAKE_PTR(p);
         return 0;
@@ -245,13 +250,12 @@ static int migrate_run(struct job *j, struct sovd_err *err) {
         int r;
 
         if (!p || !m.dest_uri || json_get_bool(p, "live", "", true, &m.live, NULL) < 0 ||
-            json_get_bool(p, "copy_storage", "", true, &m.copy_storage, NULL) < 0 || !result)
+            json_get_bool(p, "copy_storage", "", true, &m.copy_storage, NULL) < 0 ||
+            json_get_bool(p, "unsafe", "", true, &m.unsafe, NULL) < 0 || !result)
                 return err_set(err, -EBADMSG, "the job's parameters are damaged");
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
-        /* The source's definition goes when the destination runs it: sovd's doing, not drift. */
-        drift_expect(job_vm(j), "undefined");
         r = virt_domain_migrate(c, job_vm(j), &m, err);
         if (r < 0)
                 return r;

@@ -57,6 +57,9 @@ static const struct sovctl_option sovctl_options[] = {
         SOVCTL_OPTION_VALUE("mode", SOVCTL_OPT_MODE, mode),
         SOVCTL_OPTION_VALUE("name", SOVCTL_OPT_RESTORE, name),
         SOVCTL_OPTION_FLAG("in-place", SOVCTL_OPT_RESTORE, in_place),
+        SOVCTL_OPTION_VALUE("peer", SOVCTL_OPT_MIGRATE, peer),
+        SOVCTL_OPTION_FLAG("copy-storage", SOVCTL_OPT_MIGRATE, copy_storage),
+        SOVCTL_OPTION_VALUE("destination-pool", SOVCTL_OPT_MIGRATE, destination_pool),
 };
 /* getopt_long's value for sovctl_options[i]: past every character. */
 #define SOVCTL_OPTION_BASE 0x100
@@ -672,6 +675,8 @@ int sovctl_cmd_vm(struct sovctl_ctx *ctx, int argc, char **argv) {
                 return sovctl_vm_create(ctx, argc, argv);
         if (streq(sub, "delete"))
                 return sovctl_vm_delete(ctx, argc, argv);
+        if (streq(sub, "migrate"))
+                return sovctl_cmd_vm_migrate(ctx, argc, argv);
         for (size_t i = 0; i < ELEMENTSOF(sovctl_actions); i++)
                 if (streq(sub, sovctl_actions[i].name))
                         return sovctl_vm_action(ctx, &sovctl_actions[i], argc, argv);

@@ -50,6 +50,8 @@ bool sovctl_cmd_audit_is_offline(int argc, char **argv);
  * -SOVCTL_E_TIMEOUT.
  */
 int sovctl_cmd_jobs(struct sovctl_ctx *ctx, int argc, char **argv);
+/* `vm migrate`, a job too (sovctl-jobs.c): argv[0] is "migrate". */
+int sovctl_cmd_vm_migrate(struct sovctl_ctx *ctx, int argc, char **argv);
 
 /* ---- shared by the subcommand files (sovctl-cmd.c, sovctl-jobs.c) ------- */
 
@@ -78,6 +80,8 @@ enum {
         SOVCTL_OPT_MODE = 1 << 18,
         /* --name, --in-place */
         SOVCTL_OPT_RESTORE = 1 << 19,
+        /* --peer, --copy-storage, --destination-pool */
+        SOVCTL_OPT_MIGRATE = 1 << 20,
 };
 
 struct sovctl_args {
@@ -102,9 +106,12 @@ struct sovctl_args {
         bool wait;               /* commands that may start a job */
         const char *timeout;     /* job wait */
         const char *target;      /* backup create */
-        const char *mode;        /* backup create */
+        const char *mode;        /* backup create, vm migrate */
         const char *name;        /* backup restore */
         bool in_place;           /* backup restore */
+        const char *peer;        /* vm migrate */
+        bool copy_storage;       /* vm migrate */
+        const char *destination_pool; /* vm migrate */
         char **pos; /* positional arguments, borrowed from argv */
         int n_pos;
 };

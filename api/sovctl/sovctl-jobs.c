@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sovctl's long operations: jobs, snapshots and backups (docs/sovctl.md).
+ * sovctl's long operations: jobs, snapshots, backups and migrations
+ * (docs/sovctl.md).
  * sovd answers an operation that takes time with 202 and a job; --wait and
  * `job wait` follow the job with GET /v1/jobs/{id} until it ends, and its
  * outcome becomes the exit status.
@@ -32,6 +33,7 @@
 static const char *const sovctl_job_states[] = { "queued", "running", "succeeded", "failed", "cancelled" };
 static const char *const sovctl_snapshot_kinds[] = { "disk-only", "full", "internal" };
 static const char *const sovctl_backup_modes[] = { "full", "incremental" };
+static const char *const sovctl_migration_modes[] = { "live", "offline" };
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -712,6 +714,60 @@ static int sovctl_backup_restore(struct sovctl_ctx *ctx, int argc, char **argv) 
         body = sovctl_json_strings(keys, (const char *[]){ a.name, a.pool }, ELEMENTSOF(keys));
         if (!body || (a.in_place && sovctl_json_add_new(body, "in_place", json_object_new_boolean(true)) < 0))
                 return -ENOMEM;
+        return sovctl_post_job(ctx, path, body, a.wait);
+}
+
+/* ---- migrations ------------------------------------------------------------- */
+
+/*
+ * `vm migrate VM --peer PEER [--mode live|offline] [--copy-storage
+ * --destination-pool POOL] [--wait]`: 202 with a job. sovd asks the peer
+ * for its tags (and the pool's) and judges them before libvirt is called.
+ */
+int sovctl_cmd_vm_migrate(struct sovctl_ctx *ctx, int argc, char **argv) {
+        static const char *const keys[] = { "peer", "mode", "copy_storage", "destination_pool" };
+        _cleanup_json_ struct json_object *body = NULL;
+        _cleanup_free_ char *path = NULL;
+        struct sovctl_args a = {};
+        int r;
+
+        r = sovctl_parse_args(ctx, "vm migrate", SOVCTL_OPT_MIGRATE | SOVCTL_OPT_MODE | SOVCTL_OPT_WAIT |
+                                                         SOVCTL_OPT_POSTS,
+                              1, 1, argc, argv, &a);
+        if (r != 0)
+                return r;
+        if (!a.peer)
+                return sovctl_usage_error("vm migrate: needs --peer PEER (a peer agent of sovd's configuration)");
+        if (!name_is_valid(a.peer))
+                return sovctl_usage_error("--peer: '%s' is not a peer name: 1-%d of A-Z a-z 0-9 . _ -, starting "
+                                          "with a letter or digit",
+                                          a.peer, NAME_MAX_LEN);
+        if (a.mode && (r = sovctl_check_choice("--mode", a.mode, sovctl_migration_modes,
+                                               ELEMENTSOF(sovctl_migration_modes))) < 0)
+                return r;
+        if (a.copy_storage && !a.destination_pool)
+                return sovctl_usage_error("vm migrate: --copy-storage needs --destination-pool POOL (the peer's "
+                                          "pool the disks are copied into)");
+        if (a.destination_pool && !a.copy_storage)
+                return sovctl_usage_error("vm migrate: --destination-pool applies only with --copy-storage; "
+                                          "without it the disks stay where they are");
+        if (a.destination_pool && !name_is_valid(a.destination_pool))
+                return sovctl_usage_error("--destination-pool: '%s' is not a pool name: 1-%d of A-Z a-z 0-9 . _ -, "
+                                          "starting with a letter or digit",
+                                          a.destination_pool, NAME_MAX_LEN);
+        if (a.copy_storage && a.mode && streq(a.mode, "offline"))
+                return sovctl_usage_error("vm migrate: --copy-storage needs a live migration (an offline one "
+                                          "moves the definition only)");
+
+        body = sovctl_json_strings(keys,
+                                   (const char *[]){ a.peer, a.mode, a.copy_storage ? "all" : NULL,
+                                                     a.destination_pool },
+                                   ELEMENTSOF(keys));
+        if (!body)
+                return -ENOMEM;
+        r = sovctl_vm_path(ctx, a.pos[0], "migrate", NULL, NULL, &path, NULL);
+        if (r < 0)
+                return r;
         return sovctl_post_job(ctx, path, body, a.wait);
 }
 

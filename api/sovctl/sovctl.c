@@ -8,7 +8,8 @@
  *   sovctl.c         options, defaults, dispatch, exit codes
  *   sovctl-cmd.c     host, vm, policy, pool, backup-target and audit
  *                    subcommands, name lookup, error reports
- *   sovctl-jobs.c    job, snapshot and backup subcommands, waiting for jobs
+ *   sovctl-jobs.c    job, snapshot and backup subcommands, vm migrate,
+ *                    waiting for jobs
  *   sovctl-http.c    libcurl transport with size and time limits
  *   sovctl-json.c    whole-document JSON parsing with error positions
  *   sovctl-print.c   tables, key: value blocks, decisions, policies and
@@ -78,6 +79,11 @@ void sovctl_usage(FILE *f) {
               "  vm delete UUID|NAME [--delete-storage]\n"
               "                                Delete a stopped VM; with --delete-storage also\n"
               "                                the volumes sovd created for it\n"
+              "  vm migrate UUID|NAME --peer PEER [--mode live|offline]\n"
+              "             [--copy-storage --destination-pool POOL] [--wait]\n"
+              "                                Migrate a VM to a peer agent's host, once its\n"
+              "                                policy allows the peer's tags (and the pool's,\n"
+              "                                when --copy-storage copies the disks there)\n"
               "  policy list                   List the sovereignty policies in force\n"
               "  policy show NAME              Show a policy: reasoning and rules in words\n"
               "  policy evaluate --policy NAME --kind KIND\n"
@@ -90,8 +96,8 @@ void sovctl_usage(FILE *f) {
               "  pool list                     List storage pools with their tags\n"
               "  backup-target list            List backup targets with their tags\n"
               "  job list [--vm UUID|NAME] [--state STATE]\n"
-              "                                List jobs (snapshots, backups, restores), oldest\n"
-              "                                first\n"
+              "                                List jobs (snapshots, backups, restores,\n"
+              "                                migrations), oldest first\n"
               "  job show ID                   Show a job: state, progress, error, result\n"
               "  job wait ID [--timeout SECONDS]\n"
               "                                Wait until a job ends; exit 0 when it succeeded,\n"

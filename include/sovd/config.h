@@ -95,6 +95,13 @@ struct config {
         /* What other hosts' libvirtd use to migrate into this one; NULL: not a migration destination. */
         char *migration_uri;      /* qemu+tcp://HOST/system */
         char *migration_data_uri; /* tcp://HOST: where QEMU's migration stream goes; NULL: libvirt's choice */
+        /*
+         * The operator's word that VM disks are on storage every migration
+         * destination shares, where libvirt cannot tell (a cluster volume it
+         * takes for local): live migrations without storage copy then pass
+         * libvirt's safety check. Default false: libvirt decides.
+         */
+        bool migration_shared_storage;
 };
 
 const struct peer_config *config_peer(const struct config *c, const char *name);

@@ -90,6 +90,9 @@ int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, st
 /* -EBUSY (with @err naming the job) when @vm has a queued or running job; 0 otherwise. */
 int jobs_active_for_vm(const char *vm, struct sovd_err *err);
 
+/* True while @vm has a queued or running job of @kind ("migrate"). */
+bool jobs_vm_has_active(const char *vm, const char *kind);
+
 /* One job as JSON: id, kind, vm, state, progress, error, result, request_id, timestamps. -ENOENT. */
 int jobs_get(const char *id, struct json_object **ret, struct sovd_err *err);
 

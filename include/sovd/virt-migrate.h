@@ -13,6 +13,12 @@ struct virt_migration {
         bool live;            /* false: offline, the definition only (the domain must be shut off) */
         bool copy_storage;    /* every disk copied to the destination (NBD), which creates the files */
         const char *dest_xml; /* the domain as the destination defines it; NULL: as it is here */
+        /*
+         * Disks stay where they are on storage the operator declares shared
+         * although libvirt cannot tell (VIR_MIGRATE_UNSAFE); without it
+         * libvirt refuses disks on a local file system.
+         */
+        bool unsafe;
 };
 
 /*

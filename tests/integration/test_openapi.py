@@ -200,7 +200,8 @@ class DocumentTest(unittest.TestCase):
                  ("POST /v1/policies/evaluate", "EvaluateRequest"),
                  ("Decision object", "Decision"),
                  ("POST /v1/admission", "AdmissionRequest"),
-                 ("Compliance object", "Compliance")]
+                 ("Compliance object", "Compliance"),
+                 ("POST /v1/vms/{uuid}/migrate", "MigrateRequest")]
         for heading, schema in cases:
             with self.subTest(example=heading):
                 example = next((v for k, v in blocks.items() if heading in k), None)
@@ -495,6 +496,37 @@ class ConformanceTest(ConformanceBase):
                   what="2 MiB body")
         self.call("POST", base + "/start", 200, body={}, what="body {}")
         self.call("POST", base + "/stop", 200, what="no body")
+
+    def test_migrate_errors(self):
+        """POST /v1/vms/{uuid}/migrate refusals that need no peer (this agent
+        has none: test_migration.py runs agents that trust each other)."""
+        vm_uuid, _ = self.create("oa-mig-1", disks=[], networks=[])
+        if not vm_uuid:
+            return
+        path = f"/v1/vms/{vm_uuid}/migrate"
+        nobody = str(uuid.uuid4())
+        for body, what in (({}, "no peer"), ({"peer": "rbx", "zz": 1}, "unknown member"),
+                           ({"peer": "rbx", "mode": "warp"}, "bad mode"),
+                           ({"peer": "rbx", "copy_storage": "some"}, "bad copy_storage"),
+                           ({"peer": "rbx", "copy_storage": "all"}, "copy_storage all without a pool"),
+                           ({"peer": "rbx", "destination_pool": "p"}, "a pool without copy_storage all"),
+                           ({"peer": "rbx", "mode": "offline", "copy_storage": "all", "destination_pool": "p"},
+                            "offline with copy_storage all"),
+                           ({"peer": "../etc"}, "not a peer name"), ([], "body []")):
+            self.call("POST", path, 400, body=body, what=what)
+            # The schema says the same as the server.
+            self.check(SPEC.schema_errors(SPEC.component_schema("MigrateRequest"), body) != [],
+                       f"MigrateRequest accepts the body the server refuses ({what}): {body!r}")
+        self.call("POST", path, 400, what="no body")
+        self.call("POST", "/v1/vms/not-a-uuid/migrate", 400, body={"peer": "rbx"})
+        self.call("POST", f"/v1/vms/{nobody}/migrate", 404, body={"peer": "rbx"})
+        self.call("POST", path, 409, body={"peer": "rbx"}, what="live migration of a shut-off VM")
+        self.call("POST", f"/v1/vms/{TEST_DOMAIN_UUID}/migrate", 409, body={"peer": "rbx"},
+                  what="a VM sovd does not manage")
+        r = self.call("POST", path, 422, body={"peer": "rbx", "mode": "offline"},
+                      what="an agent without TLS has no peers")
+        self.problem_type(r, "unresolved-reference", "no peers")
+        self.call("GET", path, 405)
 
     def test_create_errors(self):
         self.call("POST", "/v1/vms", 400, raw=b"{", what="malformed JSON")
