@@ -8,6 +8,7 @@
 #include "api-private.h"
 #include "sovd/admission.h"
 #include "sovd/domain-xml.h"
+#include "sovd/drift.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
@@ -81,11 +82,21 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
         }
         /* Written before libvirt hears the answer: an unrecorded admission is a refusal. */
         /* The id names one trip: a later start of the VM there is not part of it. */
-        r = note_decision_migration(req, d, NULL, domain, b->tenant,
-                                    streq(operation, "migrate-in") ? b->migration_id : NULL, err);
+        _cleanup_free_ char *migration_id =
+                streq(operation, "migrate-in") && b->migration_id ? strdup(b->migration_id) : NULL;
+        r = note_decision_migration(req, d, NULL, domain, b->tenant, migration_id, err);
         binding_free(b);
         if (r < 0)
                 return r;
+        /*
+         * An arrival of a migration sovd runs (its id in the binding) is
+         * sovd's doing: its define and start here are not drift. A raw
+         * virsh migration still is.
+         */
+        if (d->allowed && streq(operation, "migrate-in") && migration_id) {
+                drift_expect(domain, "defined");
+                drift_expect(domain, "started");
+        }
         if (json_add_bool(out, "allowed", d->allowed) < 0 || json_add(out, "decision", decision_to_json(d)) < 0 ||
             json_add_string(out, "reason", d->reason) < 0)
                 return -ENOMEM;

@@ -276,6 +276,9 @@ static int migrate_cancel(struct job *j, struct sovd_err *err) {
                 r = virt_domain_abort_job(c, job_vm(j), err);
         if (r == -SOVD_E_BAD_STATE)
                 return err_set(err, -EOPNOTSUPP, "the migration is not at a stage libvirt can abort");
+        /* Gone from here already: the migration has just completed. */
+        if (r == -ENOENT)
+                return err_set(err, -EBUSY, "the migration has completed: the VM is at the destination");
         return r;
 }
 

@@ -5,13 +5,27 @@
 int virt_domain_migrate(struct virt_conn *c, const char *uuid, const struct virt_migration *m, struct sovd_err *err) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         virTypedParameterPtr params = NULL;
+        virConnectPtr own;
+        struct virt_status st;
         int n = 0, max = 0, r;
         unsigned long flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
         const char *dname;
 
-        r = virt_domain_lookup(c, uuid, &dom, err);
-        if (r < 0)
+        /*
+         * A connection of its own: the call lasts as long as the migration,
+         * and on the shared connection it stalled every other request for a
+         * keepalive interval at a time.
+         */
+        virt_get_status(&st);
+        own = virConnectOpen(st.uri);
+        if (!own)
+                return virt_error(err, c, "cannot open a connection to %s for the migration", st.uri);
+        dom = virDomainLookupByUUIDString(own, uuid);
+        if (!dom) {
+                r = virt_error(err, c, "domain %s", uuid);
+                virConnectClose(own);
                 return r;
+        }
         /* Read before the call: any libvirt call resets the error virt_error() reports. */
         dname = virDomainGetName(dom);
         flags |= m->live ? VIR_MIGRATE_LIVE : VIR_MIGRATE_OFFLINE;
@@ -23,12 +37,16 @@ int virt_domain_migrate(struct virt_conn *c, const char *uuid, const struct virt
             (m->dest_xml && (virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_DEST_XML, m->dest_xml) < 0 ||
                              virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_PERSIST_XML, m->dest_xml) < 0))) {
                 virTypedParamsFree(params, n);
+                virDomainFree(TAKE_PTR(dom));
+                virConnectClose(own);
                 return -ENOMEM;
         }
         r = virDomainMigrateToURI3(dom, m->dest_uri, params, (unsigned) n, (unsigned) flags);
         if (r < 0)
                 r = virt_error(err, c, "migration of domain '%s' to %s", dname, m->dest_uri);
         virTypedParamsFree(params, n);
+        virDomainFree(TAKE_PTR(dom));
+        virConnectClose(own);
         return r < 0 ? r : 0;
 }
 
