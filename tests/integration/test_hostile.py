@@ -232,7 +232,8 @@ class ConnectionLimitTest(unittest.TestCase):
                 "    c.sendall(b'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
                 "    return int(c.recv(4096).split(b' ')[1])\n"
                 "held = [conn() for _ in range(32)]\n"
-                "first = get(held[0])\n"
+                # A request on each: all 32 accepted (not waiting in the backlog) before the 33rd comes.
+                "first = max(get(c) for c in held)\n"
                 "extra = conn(); over = get(extra); extra.close()\n"
                 "held.pop().close(); import time; time.sleep(0.3)\n"
                 "again = conn(); after = get(again)\n"
