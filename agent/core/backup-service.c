@@ -1106,20 +1106,6 @@ static int backup_cancel(struct job *j, struct sovd_err *err) {
         return r == -SOVD_E_BAD_STATE ? 0 : r;
 }
 
-static int backup_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total) {
-        _cleanup_virt_conn_ struct virt_conn *c = NULL;
-        struct virt_job_info info = {};
-        int r = virt_conn_acquire(&c, NULL);
-
-        if (r < 0 || (r = virt_domain_job(c, job_vm(j), false, &info, NULL)) < 0)
-                return r;
-        if (info.outcome != VIRT_JOB_ACTIVE)
-                return -ENODATA;
-        *ret_done = info.bytes_done;
-        *ret_total = info.bytes_total;
-        return 0;
-}
-
 /*
  * After a restart: a backup libvirt still runs is aborted (nobody would
  * finish it); one libvirt completed is finished now (checksums, manifest);
@@ -1203,7 +1189,7 @@ const struct job_kind backup_job_kind = {
         .run = backup_run,
         .cancel = backup_cancel,
         .recover = backup_recover,
-        .progress = backup_progress,
+        .progress = vm_service_job_progress,
 };
 
 /* ---- restore ---- */

@@ -282,20 +282,6 @@ static int migrate_cancel(struct job *j, struct sovd_err *err) {
         return r;
 }
 
-static int migrate_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total) {
-        _cleanup_virt_conn_ struct virt_conn *c = NULL;
-        struct virt_job_info info = {};
-        int r = virt_conn_acquire(&c, NULL);
-
-        if (r < 0 || (r = virt_domain_job(c, job_vm(j), false, &info, NULL)) < 0)
-                return r;
-        if (info.outcome != VIRT_JOB_ACTIVE)
-                return -ENODATA;
-        *ret_done = info.bytes_done;
-        *ret_total = info.bytes_total;
-        return 0;
-}
-
 /*
  * After a restart: a VM no longer defined here has left (the source's
  * definition goes only after the destination runs it); one still here
@@ -342,5 +328,5 @@ const struct job_kind migrate_job_kind = {
         .run = migrate_run,
         .cancel = migrate_cancel,
         .recover = migrate_recover,
-        .progress = migrate_progress,
+        .progress = vm_service_job_progress,
 };

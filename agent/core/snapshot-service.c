@@ -446,20 +446,6 @@ static int job_cancel(struct job *j, struct sovd_err *err) {
         return r;
 }
 
-static int job_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total) {
-        _cleanup_virt_conn_ struct virt_conn *c = NULL;
-        struct virt_job_info info = {};
-        int r = virt_conn_acquire(&c, NULL);
-
-        if (r < 0 || (r = virt_domain_job(c, job_vm(j), false, &info, NULL)) < 0)
-                return r;
-        if (info.outcome != VIRT_JOB_ACTIVE)
-                return -ENODATA;
-        *ret_done = info.bytes_done;
-        *ret_total = info.bytes_total;
-        return 0;
-}
-
 /* After a restart: the snapshot exists in libvirt, or it was not made. */
 static enum job_state job_recover(struct job *j, char *reason, size_t size) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
@@ -493,7 +479,7 @@ const struct job_kind snapshot_job_kind = {
         .run = job_run,
         .cancel = job_cancel,
         .recover = job_recover,
-        .progress = job_progress,
+        .progress = vm_service_job_progress,
 };
 
 /*

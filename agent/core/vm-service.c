@@ -4,6 +4,7 @@
 
 #include "sovd/domain-xml.h"
 #include "sovd/drift.h"
+#include "sovd/jobs.h"
 #include "sovd/log.h"
 #include "sovd/time-util.h"
 #include "sovd/virt-backup.h"
@@ -393,6 +394,20 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
         vm_index_refresh(uuid);
         return r;
+}
+
+int vm_service_job_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total) {
+        _cleanup_virt_conn_ struct virt_conn *c = NULL;
+        struct virt_job_info info = {};
+        int r = virt_conn_acquire(&c, NULL);
+
+        if (r < 0 || (r = virt_domain_job(c, job_vm(j), false, &info, NULL)) < 0)
+                return r;
+        if (info.outcome != VIRT_JOB_ACTIVE)
+                return -ENODATA;
+        *ret_done = info.bytes_done;
+        *ret_total = info.bytes_total;
+        return 0;
 }
 
 int vm_service_pools_of_paths(char *const *paths, size_t n, char ***ret, struct sovd_err *err) {

@@ -63,6 +63,14 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
 int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err);
 
 /*
+ * Progress of a job on a VM as libvirt's job stats give it (bytes done and
+ * total): the progress callback of every job kind that runs a libvirt job.
+ * -ENODATA when libvirt runs no job for the VM now.
+ */
+struct job;
+int vm_service_job_progress(struct job *j, uint64_t *ret_done, uint64_t *ret_total);
+
+/*
  * The storage pool holding each path (NULL where a path is in no pool),
  * as libvirt's storage driver sees it; *ret is an array of @n owned
  * strings or NULLs, freed with vm_service_pools_free().
