@@ -820,7 +820,22 @@ int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err) {
         return r;
 }
 
-void snapshot_service_observe(const char *uuid) {
+/*
+ * Looking costs several libvirt calls per domain, so it never runs on
+ * libvirt's event thread (calls made there stall every other caller of the
+ * shared connection): events and reconnections queue the domain, and one
+ * watcher thread looks. The queue is a small set; a burst larger than it
+ * becomes one full scan.
+ */
+#define WATCH_QUEUE_MAX 256
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cond = PTHREAD_COND_INITIALIZER;
+static char watch_queue[WATCH_QUEUE_MAX][ID_TEXT_LEN];
+static size_t watch_n;
+static bool watch_all, watch_stopping, watch_started;
+static pthread_t watch_tid;
+
+static void look(const char *uuid) {
         _cleanup_json_ struct json_object *arr = NULL;
         struct sovd_err err;
 
@@ -828,54 +843,92 @@ void snapshot_service_observe(const char *uuid) {
         (void) snapshots_collect(uuid, NULL, &arr, &err);
 }
 
-/* At most one scan at a time; joined at shutdown so it never outlives the audit log. */
-static pthread_mutex_t scan_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_t scan_tid;
-static bool scan_started, scan_running, scan_stopping;
-
-static void *scan_thread(void *arg) {
+static void look_at_all(void) {
         struct vm_view *views = NULL;
         struct sovd_err err;
         size_t n = 0;
 
-        (void) arg;
-        if (vm_service_list_live(NULL, &views, &n, &err) >= 0)
-                for (size_t i = 0; i < n; i++) {
-                        pthread_mutex_lock(&scan_lock);
-                        bool stop = scan_stopping;
-                        pthread_mutex_unlock(&scan_lock);
-                        if (stop)
-                                break;
-                        snapshot_service_observe(views[i].domain.uuid);
-                }
+        if (vm_service_list_live(NULL, &views, &n, &err) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                pthread_mutex_lock(&watch_lock);
+                bool stop = watch_stopping;
+                pthread_mutex_unlock(&watch_lock);
+                if (stop)
+                        break;
+                look(views[i].domain.uuid);
+        }
         vm_view_array_free(views, n);
-        pthread_mutex_lock(&scan_lock);
-        scan_running = false;
-        pthread_mutex_unlock(&scan_lock);
+}
+
+static void *watch_thread(void *arg) {
+        (void) arg;
+        pthread_mutex_lock(&watch_lock);
+        for (;;) {
+                while (!watch_stopping && !watch_all && watch_n == 0)
+                        pthread_cond_wait(&watch_cond, &watch_lock);
+                if (watch_stopping)
+                        break;
+                if (watch_all) {
+                        watch_all = false;
+                        watch_n = 0; /* covered by the full scan */
+                        pthread_mutex_unlock(&watch_lock);
+                        look_at_all();
+                } else {
+                        char uuid[ID_TEXT_LEN];
+                        memcpy(uuid, watch_queue[--watch_n], ID_TEXT_LEN);
+                        pthread_mutex_unlock(&watch_lock);
+                        look(uuid);
+                }
+                pthread_mutex_lock(&watch_lock);
+        }
+        pthread_mutex_unlock(&watch_lock);
         return NULL;
 }
 
-void snapshot_service_scan(void) {
-        pthread_mutex_lock(&scan_lock);
-        if (!scan_running && !scan_stopping) {
-                if (scan_started)
-                        pthread_join(scan_tid, NULL); /* finished: scan_running is false */
-                scan_started = pthread_create(&scan_tid, NULL, scan_thread, NULL) == 0;
-                scan_running = scan_started;
-                if (scan_started)
-                        (void) pthread_setname_np(scan_tid, "sovd-snapscan");
+static void watch_start_locked(void) {
+        if (watch_started || watch_stopping)
+                return;
+        watch_started = pthread_create(&watch_tid, NULL, watch_thread, NULL) == 0;
+        if (watch_started)
+                (void) pthread_setname_np(watch_tid, "sovd-snapwatch");
+}
+
+void snapshot_service_observe(const char *uuid) {
+        bool queued = false;
+
+        pthread_mutex_lock(&watch_lock);
+        watch_start_locked();
+        for (size_t i = 0; i < watch_n; i++)
+                if (streq(watch_queue[i], uuid))
+                        queued = true;
+        if (!queued) {
+                if (watch_n < WATCH_QUEUE_MAX)
+                        snprintf(watch_queue[watch_n++], ID_TEXT_LEN, "%s", uuid);
+                else
+                        watch_all = true;
         }
-        pthread_mutex_unlock(&scan_lock);
+        pthread_cond_signal(&watch_cond);
+        pthread_mutex_unlock(&watch_lock);
+}
+
+void snapshot_service_scan(void) {
+        pthread_mutex_lock(&watch_lock);
+        watch_start_locked();
+        watch_all = true;
+        pthread_cond_signal(&watch_cond);
+        pthread_mutex_unlock(&watch_lock);
 }
 
 void snapshot_service_stop(void) {
         bool join;
 
-        pthread_mutex_lock(&scan_lock);
-        scan_stopping = true;
-        join = scan_started;
-        scan_started = false;
-        pthread_mutex_unlock(&scan_lock);
+        pthread_mutex_lock(&watch_lock);
+        watch_stopping = true;
+        join = watch_started;
+        watch_started = false;
+        pthread_cond_signal(&watch_cond);
+        pthread_mutex_unlock(&watch_lock);
         if (join)
-                pthread_join(scan_tid, NULL);
+                pthread_join(watch_tid, NULL);
 }

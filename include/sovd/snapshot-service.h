@@ -91,8 +91,12 @@ int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err);
  */
 void snapshot_service_observe(const char *uuid);
 
-/* The same for every domain, on a thread of its own (after each connection to libvirt). */
+/*
+ * Both only queue the work for a watcher thread of this module: looking
+ * takes libvirt calls, which must not run on libvirt's event thread.
+ * snapshot_service_scan() looks at every domain (after each connection).
+ */
 void snapshot_service_scan(void);
 
-/* Waits for a running scan to end; no new one starts (shutdown). */
+/* Stops the watcher after the domain it is looking at; nothing more is looked at (shutdown). */
 void snapshot_service_stop(void);
