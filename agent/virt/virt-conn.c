@@ -412,3 +412,19 @@ int virt_network_check(struct virt_conn *c, const char *name, struct sovd_err *e
         virNetworkFree(n);
         return 0;
 }
+
+int virt_conn_open_private(struct virt_conn *c, virConnectPtr *ret, struct sovd_err *err) {
+        struct virt_status st;
+
+        virt_get_status(&st);
+        if (strcasecmp(st.host.driver, "Test") == 0) {
+                if (virConnectRef(virt_conn_ptr(c)) < 0)
+                        return virt_error(err, c, "cannot reference the libvirt connection");
+                *ret = virt_conn_ptr(c);
+                return 0;
+        }
+        *ret = virConnectOpen(st.uri);
+        if (!*ret)
+                return virt_error(err, c, "cannot open a connection of its own to %s", st.uri);
+        return 0;
+}

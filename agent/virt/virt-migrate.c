@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <strings.h>
-
 #include "sovd/virt-migrate.h"
 #include "virt-private.h"
 
@@ -8,22 +6,14 @@ int virt_domain_migrate(struct virt_conn *c, const char *uuid, const struct virt
         _cleanup_domain_ virDomainPtr dom = NULL;
         virTypedParameterPtr params = NULL;
         virConnectPtr own;
-        struct virt_status st;
         int n = 0, max = 0, r;
         unsigned long flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
         const char *dname;
 
-        /*
-         * A connection of its own: the call lasts as long as the migration,
-         * and on the shared connection it stalled every other request for a
-         * keepalive interval at a time.
-         */
-        virt_get_status(&st);
-        /* Not for the test driver: a second connection to it would be another, empty, host. */
-        own = strcasecmp(st.host.driver, "Test") == 0 ? virConnectRef(virt_conn_ptr(c)) == 0 ? virt_conn_ptr(c) : NULL
-                                                      : virConnectOpen(st.uri);
-        if (!own)
-                return virt_error(err, c, "cannot open a connection to %s for the migration", st.uri);
+        /* The call lasts as long as the migration: on the shared connection it stalled every other request. */
+        r = virt_conn_open_private(c, &own, err);
+        if (r < 0)
+                return r;
         dom = virDomainLookupByUUIDString(own, uuid);
         if (!dom) {
                 r = virt_error(err, c, "domain %s", uuid);

@@ -24,6 +24,15 @@ static inline virConnectPtr virt_conn_ptr(struct virt_conn *c) {
 int virt_error(struct sovd_err *err, struct virt_conn *c, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/*
+ * A connection of its own for one long call (a start waiting on the hook,
+ * a migration): on the shared connection such a call holds up every other
+ * caller, the hook's admission request included. For the test driver the
+ * shared connection itself (another would be another, empty, host).
+ * Release with virConnectClose().
+ */
+int virt_conn_open_private(struct virt_conn *c, virConnectPtr *ret, struct sovd_err *err);
+
 static inline void virDomainFreep(virDomainPtr *d) {
         if (*d)
                 virDomainFree(*d);

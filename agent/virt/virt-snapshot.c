@@ -604,19 +604,23 @@ int virt_snapshot_create(struct virt_conn *c, const char *uuid, const struct vir
 int virt_snapshot_revert(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err) {
         _cleanup_domain_ virDomainPtr dom = NULL;
         _cleanup_snapshot_ virDomainSnapshotPtr snap = NULL;
-        const char *dname;
+        virConnectPtr own = NULL;
+        const char *dname = NULL;
         int r;
 
-        r = virt_domain_lookup(c, uuid, &dom, err);
+        /* A revert may start the domain, and so wait for the hook, which asks sovd: a connection of its own. */
+        r = virt_conn_open_private(c, &own, err);
         if (r < 0)
                 return r;
-        dname = virDomainGetName(dom);
-        r = snapshot_lookup(c, dom, dname, name, &snap, err);
-        if (r < 0)
-                return r;
-        if (virDomainRevertToSnapshot(snap, 0) < 0)
-                return change_error(err, c, "cannot revert domain '%s' to snapshot '%s'", dname, name);
-        return 0;
+        r = virt_domain_lookup((struct virt_conn *) own, uuid, &dom, err);
+        if (r >= 0) {
+                dname = virDomainGetName(dom);
+                r = snapshot_lookup(c, dom, dname, name, &snap, err);
+        }
+        if (r >= 0 && virDomainRevertToSnapshot(snap, 0) < 0)
+                r = change_error(err, c, "cannot revert domain '%s' to snapshot '%s'", dname, name);
+        virConnectClose(own);
+        return r < 0 ? r : 0;
 }
 
 int virt_snapshot_delete(struct virt_conn *c, const char *uuid, const char *name, struct sovd_err *err) {

@@ -392,9 +392,22 @@ int virt_domain_action(struct virt_conn *c, const char *uuid, enum vm_action a, 
                 return err_set(err, -SOVD_E_BAD_STATE, "cannot %s domain '%s' while it is %s", vm_action_to_string(a),
                                name, vm_state_to_string(state_from_libvirt(state)));
         switch (a) {
-        case VM_ACTION_START:
-                r = virDomainCreate(dom);
-                break;
+        case VM_ACTION_START: {
+                /* A start waits for the libvirt hook, which asks sovd: not on the shared connection. */
+                virConnectPtr own = NULL;
+                virDomainPtr mine;
+                r = virt_conn_open_private(c, &own, err);
+                if (r < 0)
+                        return r;
+                mine = virDomainLookupByUUIDString(own, uuid);
+                r = mine ? virDomainCreate(mine) : -1;
+                if (r < 0)
+                        r = virt_error(err, c, "cannot start domain '%s'", name);
+                if (mine)
+                        virDomainFree(mine);
+                virConnectClose(own);
+                return r < 0 ? r : 0;
+        }
         case VM_ACTION_SHUTDOWN:
                 r = virDomainShutdown(dom);
                 break;
