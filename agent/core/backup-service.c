@@ -18,6 +18,7 @@
 #include "sovd/time-util.h"
 #include "sovd/virt-backup.h"
 #include "sovd/virt-storage.h"
+#include "sovd/vm-index.h"
 
 #define MANIFEST_MAX (8 * 1024 * 1024)
 #define MANIFEST_NAME "manifest.json"
@@ -1506,7 +1507,11 @@ static int restore_define(struct virt_conn *c, struct job *j, struct json_object
         if (r < 0)
                 return r;
         drift_expect(mstr(p, "name"), "defined");
-        return virt_domain_define(c, xml, uuid, err);
+        r = virt_domain_define(c, xml, uuid, err);
+        /* Listed as soon as the job says it succeeded, not when the event comes. */
+        if (r >= 0)
+                vm_index_refresh(uuid);
+        return r;
 }
 
 /*

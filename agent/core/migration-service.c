@@ -10,6 +10,7 @@
 #include "sovd/peers.h"
 #include "sovd/virt-backup.h"
 #include "sovd/virt-migrate.h"
+#include "sovd/vm-index.h"
 
 #define POLL_USEC 100000
 
@@ -257,6 +258,8 @@ static int migrate_run(struct job *j, struct sovd_err *err) {
         if (r < 0)
                 return r;
         r = virt_domain_migrate(c, job_vm(j), &m, err);
+        /* Gone from the listing as soon as the job says so (or still there, after a failure). */
+        vm_index_refresh(job_vm(j));
         if (r < 0)
                 return r;
         if (json_add_string(result, "peer", mstr(p, "peer")) < 0 ||

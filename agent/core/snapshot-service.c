@@ -12,6 +12,7 @@
 #include "sovd/time-util.h"
 #include "sovd/virt-backup.h"
 #include "sovd/virt-storage.h"
+#include "sovd/vm-index.h"
 
 #define REGISTRY_MAX (4 * 1024 * 1024)
 
@@ -780,7 +781,9 @@ int snapshot_revert(const char *uuid, const char *name, struct sovd_err *err) {
         /* A revert may start or stop the domain: sovd's own doing, not drift. */
         drift_expect(uuid, "started");
         drift_expect(uuid, "defined");
-        return virt_snapshot_revert(c, uuid, name, err);
+        r = virt_snapshot_revert(c, uuid, name, err);
+        vm_index_refresh(uuid); /* its state changed: listed so at once */
+        return r;
 }
 
 int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err) {
