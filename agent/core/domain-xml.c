@@ -267,25 +267,53 @@ static int put_binding(xmlDocPtr doc, xmlNodePtr root, const struct binding *bin
         return 0;
 }
 
+/* Reads a domain XML from outside (no network, no entities) and opens an XPath context on it. */
+static int parse_domain(const char *xml, const char *what, xmlDocPtr *ret_doc, xmlXPathContextPtr *ret_ctx,
+                        struct sovd_err *err) {
+        xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
+                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+
+        if (!root || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
+                xmlFreeDoc(doc);
+                return err_set(err, -EBADMSG, "%s is not a libvirt domain", what);
+        }
+        *ret_ctx = xmlXPathNewContext(doc);
+        if (!*ret_ctx) {
+                xmlFreeDoc(doc);
+                return -ENOMEM;
+        }
+        *ret_doc = doc;
+        return 0;
+}
+
+/* The document as a string (malloc'd), then frees it and its context. */
+static int dump_domain(xmlDocPtr doc, xmlXPathContextPtr ctx, int r, char **ret) {
+        xmlChar *out = NULL;
+        int size = 0;
+
+        if (r >= 0) {
+                xmlDocDumpMemory(doc, &out, &size);
+                *ret = out ? strndup((const char *) out, (size_t) size) : NULL;
+                r = *ret ? 0 : -ENOMEM;
+        }
+        xmlFree(out);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        return r;
+}
+
 int domain_xml_for_restore(const char *source_xml, const char *name, const char *uuid,
                            const struct restored_disk *disks, size_t n_disks, const struct binding *binding,
                            char **ret, struct sovd_err *err) {
         xmlDocPtr doc = NULL;
         xmlXPathContextPtr ctx = NULL;
-        xmlNodePtr root;
-        xmlChar *out = NULL;
-        int size = 0, r = -ENOMEM;
+        int r;
 
-        doc = xmlReadMemory(source_xml, (int) strlen(source_xml), "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
-                xmlFreeDoc(doc);
-                return err_set(err, -EBADMSG, "the backup's domain XML is not a libvirt domain");
-        }
-        ctx = xmlXPathNewContext(doc);
-        if (!ctx)
-                goto out;
+        r = parse_domain(source_xml, "the backup's domain XML", &doc, &ctx, err);
+        if (r < 0)
+                return r;
+        r = -ENOMEM;
         if (set_child_text(doc, ctx, "/domain/name", "name", name) < 0 ||
             set_child_text(doc, ctx, "/domain/uuid", "uuid", uuid) < 0)
                 goto out;
@@ -308,55 +336,23 @@ int domain_xml_for_restore(const char *source_xml, const char *name, const char 
         r = move_disks(ctx, disks, n_disks, true, err);
         if (r < 0)
                 goto out;
-        r = put_binding(doc, root, binding);
-        if (r < 0)
-                goto out;
-        r = -ENOMEM;
-        xmlDocDumpMemory(doc, &out, &size);
-        if (!out)
-                goto out;
-        *ret = strndup((const char *) out, (size_t) size);
-        r = *ret ? 0 : -ENOMEM;
+        r = put_binding(doc, xmlDocGetRootElement(doc), binding);
 out:
-        xmlFree(out);
-        xmlXPathFreeContext(ctx);
-        xmlFreeDoc(doc);
-        return r;
+        return dump_domain(doc, ctx, r, ret);
 }
 
 int domain_xml_for_migration(const char *source_xml, const struct restored_disk *disks, size_t n_disks,
                              const struct binding *binding, char **ret, struct sovd_err *err) {
-        xmlDocPtr doc;
+        xmlDocPtr doc = NULL;
         xmlXPathContextPtr ctx = NULL;
-        xmlNodePtr root;
-        xmlChar *out = NULL;
-        int size = 0, r = -ENOMEM;
+        int r;
 
-        doc = xmlReadMemory(source_xml, (int) strlen(source_xml), "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        root = doc ? xmlDocGetRootElement(doc) : NULL;
-        if (!root || !xmlStrEqual(root->name, (const xmlChar *) "domain")) {
-                xmlFreeDoc(doc);
-                return err_set(err, -EBADMSG, "libvirt's domain XML is not a domain");
-        }
-        ctx = xmlXPathNewContext(doc);
-        if (!ctx)
-                goto out;
-        remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
-        if (n_disks > 0 && (r = move_disks(ctx, disks, n_disks, false, err)) < 0)
-                goto out;
-        r = put_binding(doc, root, binding);
+        r = parse_domain(source_xml, "libvirt's domain XML", &doc, &ctx, err);
         if (r < 0)
-                goto out;
-        r = -ENOMEM;
-        xmlDocDumpMemory(doc, &out, &size);
-        if (!out)
-                goto out;
-        *ret = strndup((const char *) out, (size_t) size);
-        r = *ret ? 0 : -ENOMEM;
-out:
-        xmlFree(out);
-        xmlXPathFreeContext(ctx);
-        xmlFreeDoc(doc);
-        return r;
+                return r;
+        remove_nodes(ctx, "/domain/metadata/*[namespace-uri()='" SOVD_BINDING_NS "']");
+        r = n_disks > 0 ? move_disks(ctx, disks, n_disks, false, err) : 0;
+        if (r >= 0)
+                r = put_binding(doc, xmlDocGetRootElement(doc), binding);
+        return dump_domain(doc, ctx, r, ret);
 }
