@@ -204,13 +204,16 @@ static void set_state(struct job *j, enum job_state s, const char *error) {
  * The audit record of how a job ended, with the context the API stored in
  * its params ("context": caller, role, VM name, tenant, decision), so the
  * outcome is tied to the request and the decision that allowed it.
+ * The worker calls it before the end state becomes visible: a client that
+ * sees a job ended finds its outcome on record. A crash between the record
+ * and the job file means the restart records the end a second time, which
+ * is better than an end never recorded.
  */
-static void record_end(struct job *j) {
+static void record_end(struct job *j, enum job_state state, const char *error) {
         _cleanup_json_ struct json_object *extra = json_object_new_object();
         struct json_object *ctxo = NULL;
         const char *decision = NULL, *outcome;
         _cleanup_free_ char *detail = NULL;
-        enum job_state state;
         struct record_ctx ctx = { .source = "job", .vm_uuid = j->vm };
         struct sovd_err err = {};
         int r;
@@ -226,8 +229,7 @@ static void record_end(struct job *j) {
         ctx.request_id = j->request_id;
         /* Copied under the lock, recorded outside it: the record's fdatasync must not stall the table. */
         pthread_mutex_lock(&jobs_lock);
-        state = j->state;
-        detail = j->error ? strdup(j->error) : NULL;
+        detail = error ? strdup(error) : NULL;
         if (extra) {
                 struct json_object *res = NULL;
                 (void) json_add_string(extra, "job", j->id);
@@ -251,6 +253,8 @@ static void *worker(void *arg) {
         for (;;) {
                 struct job *j = NULL;
                 struct sovd_err err = {};
+                enum job_state end;
+                const char *error;
                 int r;
 
                 pthread_mutex_lock(&jobs_lock);
@@ -271,14 +275,19 @@ static void *worker(void *arg) {
                 (void) persist(j);
 
                 r = j->kind->run(j, &err);
-                if (job_cancel_requested(j) && r < 0)
-                        set_state(j, JOB_CANCELLED, "cancelled on request");
-                else if (r < 0)
-                        set_state(j, JOB_FAILED, err.msg[0] ? err.msg : strerror(-r));
-                else
-                        set_state(j, JOB_SUCCEEDED, NULL);
+                if (job_cancel_requested(j) && r < 0) {
+                        end = JOB_CANCELLED;
+                        error = "cancelled on request";
+                } else if (r < 0) {
+                        end = JOB_FAILED;
+                        error = err.msg[0] ? err.msg : strerror(-r);
+                } else {
+                        end = JOB_SUCCEEDED;
+                        error = NULL;
+                }
+                record_end(j, end, error);
+                set_state(j, end, error);
                 (void) persist(j);
-                record_end(j);
         }
 }
 
@@ -388,7 +397,7 @@ static int load_all(struct sovd_err *err) {
                         free(j->error);
                         j->error = s == JOB_FAILED ? strdup(reason) : NULL;
                         (void) persist(j);
-                        record_end(j);
+                        record_end(j, j->state, j->error);
                 }
                 if (jobs_tail)
                         jobs_tail->next = j;
@@ -627,7 +636,7 @@ int jobs_cancel(const char *id, struct sovd_err *err) {
         switch (s) {
         case JOB_QUEUED:
                 r = persist(j);
-                record_end(j);
+                record_end(j, JOB_CANCELLED, "cancelled before it started");
                 return r;
         case JOB_RUNNING:
                 r = !j->kind || !j->kind->cancel
