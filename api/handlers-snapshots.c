@@ -84,9 +84,11 @@ int handle_snapshot_create(struct api_request *req, struct sovd_err *err) {
         struct record_ctx ctx = request_ctx(req);
         ctx.vm_name = v.domain.name;
         ctx.tenant = v.binding->tenant;
-        r = jobs_active_for_vm(v.domain.uuid, err);
-        if (r >= 0)
+        r = jobs_hold_vm(v.domain.uuid, "snapshot", err);
+        if (r >= 0) {
                 r = snapshot_execute(v.domain.uuid, &plan, &ctx, d->id, err);
+                jobs_release_vm(v.domain.uuid);
+        }
         if (r >= 0)
                 r = snapshot_get_json(v.domain.uuid, sr.name, &o, err);
         if (r >= 0)

@@ -33,6 +33,13 @@ struct job {
         struct job *next; /* jobs are never freed before jobs_stop(): pointers stay valid */
 };
 
+/* A VM held by a synchronous operation (jobs_hold_vm()); not stored: it lasts one request. */
+struct vm_hold {
+        char vm[ID_TEXT_LEN];
+        const char *what;
+        struct vm_hold *next;
+};
+
 static const char *const state_table[_JOB_STATE_MAX] = {
         [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",     [JOB_SUCCEEDED] = "succeeded",
         [JOB_FAILED] = "failed",       [JOB_CANCELLED] = "cancelled",
@@ -42,6 +49,7 @@ static const char *const state_table[_JOB_STATE_MAX] = {
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER;
 static struct job *jobs, *jobs_tail;
+static struct vm_hold *holds;
 static char *jobs_dir;
 static const struct job_kind *const *job_kinds;
 static pthread_t workers[JOBS_MAX_WORKERS];
@@ -61,6 +69,26 @@ int job_state_from_string(const char *s) {
 
 static bool is_active(enum job_state s) {
         return s == JOB_QUEUED || s == JOB_RUNNING;
+}
+
+static const struct vm_hold *find_hold_locked(const char *vm) {
+        for (const struct vm_hold *h = holds; h; h = h->next)
+                if (streq(h->vm, vm))
+                        return h;
+        return NULL;
+}
+
+/* -EBUSY naming what is already working on @vm: an active job or a synchronous operation. */
+static int vm_busy_locked(const char *vm, struct sovd_err *err) {
+        const struct vm_hold *h = find_hold_locked(vm);
+
+        if (h)
+                return err_set(err, -EBUSY, "VM %s is busy with a %s; try again when it is done", vm, h->what);
+        for (struct job *o = jobs; o; o = o->next)
+                if (is_active(o->state) && streq(o->vm, vm))
+                        return err_set(err, -EBUSY, "VM %s has a %s job (%s, %s); wait for it or cancel it", vm,
+                                       o->kind_name, o->id, job_state_to_string(o->state));
+        return 0;
 }
 
 static const struct job_kind *find_kind(const char *name) {
@@ -489,14 +517,14 @@ int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, st
         }
 
         pthread_mutex_lock(&jobs_lock);
+        r = vm_busy_locked(vm, err);
+        if (r < 0) {
+                pthread_mutex_unlock(&jobs_lock);
+                job_free(j);
+                return r;
+        }
         for (struct job *o = jobs; o; o = o->next)
-                if (is_active(o->state) && streq(o->vm, vm)) {
-                        pthread_mutex_unlock(&jobs_lock);
-                        r = err_set(err, -EBUSY, "VM %s already has a %s job (%s, %s); wait for it or cancel it", vm,
-                                    o->kind_name, o->id, job_state_to_string(o->state));
-                        job_free(j);
-                        return r;
-                } else if (claim && is_active(o->state) && o->claim && streq(o->claim, claim)) {
+                if (claim && is_active(o->state) && o->claim && streq(o->claim, claim)) {
                         pthread_mutex_unlock(&jobs_lock);
                         r = err_set(err, -EBUSY, "%s job %s (%s) already claims %s; wait for it or cancel it",
                                     o->kind_name, o->id, job_state_to_string(o->state), claim);
@@ -535,17 +563,44 @@ bool jobs_vm_has_active(const char *vm, const char *kind) {
 }
 
 int jobs_active_for_vm(const char *vm, struct sovd_err *err) {
-        int r = 0;
+        int r;
 
         pthread_mutex_lock(&jobs_lock);
-        for (struct job *o = jobs; o; o = o->next)
-                if (is_active(o->state) && streq(o->vm, vm)) {
-                        r = err_set(err, -EBUSY, "VM %s has a %s job (%s, %s); wait for it or cancel it", vm,
-                                    o->kind_name, o->id, job_state_to_string(o->state));
+        r = vm_busy_locked(vm, err);
+        pthread_mutex_unlock(&jobs_lock);
+        return r;
+}
+
+int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
+        struct vm_hold *h = calloc(1, sizeof(*h));
+        int r;
+
+        if (!h)
+                return -ENOMEM;
+        snprintf(h->vm, sizeof(h->vm), "%s", vm);
+        h->what = what;
+        pthread_mutex_lock(&jobs_lock);
+        r = vm_busy_locked(vm, err);
+        if (r >= 0) {
+                h->next = holds;
+                holds = h;
+        }
+        pthread_mutex_unlock(&jobs_lock);
+        if (r < 0)
+                free(h);
+        return r;
+}
+
+void jobs_release_vm(const char *vm) {
+        pthread_mutex_lock(&jobs_lock);
+        for (struct vm_hold **p = &holds; *p; p = &(*p)->next)
+                if (streq((*p)->vm, vm)) {
+                        struct vm_hold *h = *p;
+                        *p = h->next;
+                        free(h);
                         break;
                 }
         pthread_mutex_unlock(&jobs_lock);
-        return r;
 }
 
 static struct job *find_locked(const char *id) {

@@ -772,16 +772,17 @@ int snapshot_revert(const char *uuid, const char *name, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         int r;
 
-        r = jobs_active_for_vm(uuid, err);
+        r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
-        r = virt_conn_acquire(&c, err);
+        r = jobs_hold_vm(uuid, "snapshot revert", err);
         if (r < 0)
                 return r;
         /* A revert may start or stop the domain: sovd's own doing, not drift. */
         drift_expect(uuid, "started");
         drift_expect(uuid, "defined");
         r = virt_snapshot_revert(c, uuid, name, err);
+        jobs_release_vm(uuid);
         vm_index_refresh(uuid); /* its state changed: listed so at once */
         return r;
 }
@@ -790,9 +791,6 @@ int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err) {
         _cleanup_virt_conn_ struct virt_conn *c = NULL;
         int r;
 
-        r = jobs_active_for_vm(uuid, err);
-        if (r < 0)
-                return r;
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
@@ -800,10 +798,16 @@ int snapshot_delete(const char *uuid, const char *name, struct sovd_err *err) {
         bool known, managed;
         _cleanup_json_ struct json_object *reg = NULL;
 
-        r = virt_snapshot_get(c, uuid, name, &s, err);
+        r = jobs_hold_vm(uuid, "snapshot deletion", err);
         if (r < 0)
                 return r;
+        r = virt_snapshot_get(c, uuid, name, &s, err);
+        if (r < 0) {
+                jobs_release_vm(uuid);
+                return r;
+        }
         r = virt_snapshot_delete(c, uuid, name, err);
+        jobs_release_vm(uuid);
         if (r >= 0) {
                 pthread_mutex_lock(&registry_lock);
                 reg = registry_load(uuid);

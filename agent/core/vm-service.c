@@ -330,6 +330,10 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
         r = virt_conn_acquire(&c, err);
         if (r < 0)
                 return r;
+        /* A job on the VM (a backup writing from its disks, a restore writing to them) must end first. */
+        r = jobs_hold_vm(uuid, "deletion", err);
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&mutation_lock);
         r = virt_domain_get(c, uuid, &v.domain, err);
         if (r == -ENOENT)
@@ -367,6 +371,7 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
         }
 out:
         pthread_mutex_unlock(&mutation_lock);
+        jobs_release_vm(uuid);
         vm_view_done(&v);
         vm_index_refresh(uuid);
         return r;
@@ -380,6 +385,14 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
         if (r < 0)
                 return r;
         /*
+         * A start or stop in the middle of a job would pull the ground from
+         * under it (a backup reading the disks, an in-place restore writing
+         * them, a migration): refused until the job ends or is cancelled.
+         */
+        r = jobs_hold_vm(uuid, vm_action_to_string(a), err);
+        if (r < 0)
+                return r;
+        /*
          * A start must not interleave with a delete of the same VM: the delete
          * checks the domain is inactive, then undefines and removes volumes.
          */
@@ -390,6 +403,7 @@ int vm_service_action(const char *uuid, enum vm_action a, struct sovd_err *err) 
         r = virt_domain_action(c, uuid, a, err);
         if (a == VM_ACTION_START)
                 pthread_mutex_unlock(&mutation_lock);
+        jobs_release_vm(uuid);
         if (r == -ENOENT)
                 return err_set(err, r, "no VM with UUID %s on this host", uuid);
         vm_index_refresh(uuid);

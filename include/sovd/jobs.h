@@ -11,7 +11,9 @@
  * forgotten, never left "running".
  *
  * At most one active (queued or running) job per VM: a second is refused
- * with -EBUSY, which the API answers 409.
+ * with -EBUSY, which the API answers 409. Synchronous operations that
+ * change a VM (start, stop, delete, snapshot revert...) hold it for their
+ * duration through the same table, so they never overlap a job either.
  *
  * How each job ends is an audit record (recorder.h, "operation"), tied to
  * the request and decision the API stored under "context" in its params.
@@ -87,8 +89,18 @@ int jobs_submit(const char *kind, const char *vm, struct json_object *params, co
 int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, struct json_object *params,
                          const char *request_id, char ret_id[static ID_TEXT_LEN], struct sovd_err *err);
 
-/* -EBUSY (with @err naming the job) when @vm has a queued or running job; 0 otherwise. */
+/* -EBUSY (with @err naming the job or operation) when @vm has a queued or running job or is held; 0 otherwise. */
 int jobs_active_for_vm(const char *vm, struct sovd_err *err);
+
+/*
+ * Holds @vm for a synchronous operation (@what, a static string such as
+ * "snapshot revert") that must not overlap a job or another such operation
+ * on it: -EBUSY when @vm has an active job or is already held. While held,
+ * jobs_submit() on @vm is refused the same way. Release with
+ * jobs_release_vm() on every path.
+ */
+int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err);
+void jobs_release_vm(const char *vm);
 
 /* True while @vm has a queued or running job of @kind ("migrate"). */
 bool jobs_vm_has_active(const char *vm, const char *kind);

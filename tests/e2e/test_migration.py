@@ -523,6 +523,15 @@ class MigrationTest(unittest.TestCase):
         second = self.timed(timings, "POST migrate again", lambda: self.migrate(vm, peer="fr-site"))
         if second.status == 202:
             self.src_sovd.delete(f"/v1/jobs/{second.json['id']}")
+        # Nor anything else that would pull the VM from under the migration.
+        uuid = vm["uuid"]
+        busy = [(what, self.timed(timings, what, call)) for what, call in [
+            ("POST stop", lambda: self.src_sovd.post(f"/v1/vms/{uuid}/stop")),
+            ("POST suspend", lambda: self.src_sovd.post(f"/v1/vms/{uuid}/suspend")),
+            ("DELETE vm", lambda: self.src_sovd.delete(f"/v1/vms/{uuid}")),
+            ("POST snapshot", lambda: self.src_sovd.post(f"/v1/vms/{uuid}/snapshots", {"name": "during"})),
+        ]]
+        state_while_busy = self.src.virsh("domstate", name)
         r = self.timed(timings, "DELETE job", lambda: self.src_sovd.delete(f"/v1/jobs/{job['id']}"))
         t_cancel = time.monotonic()
         job = self.wait_job(job["id"])
@@ -537,6 +546,12 @@ class MigrationTest(unittest.TestCase):
         self.assertEqual(j["state"], "running", j)
         self.assertTrue(j["progress"] and j["progress"]["bytes_total"] > 0, j)
         self.assert_problem(second, 409)
+        for what, answer in busy:
+            with self.subTest(busy=what):
+                self.assert_problem(answer, 409)
+                self.assertIn(job["id"], answer.json["detail"], answer.json)
+        self.assertEqual(state_while_busy, "running")
+        self.assertEqual(self.src.virsh("snapshot-list", name, "--name").strip(), "")
         self.assertEqual(r.status, 202, r)
         self.assertEqual(job["state"], "cancelled", f"{job}\n" + self.diag())
         self.assertEqual(job["error"]["type"], PROBLEM + "job-cancelled", job)

@@ -207,6 +207,40 @@ static void test_jobs_claims(void) {
         teardown();
 }
 
+/* A synchronous operation holding a VM and a job on it exclude each other, both ways. */
+static void test_jobs_holds(void) {
+        char a[ID_TEXT_LEN], b[ID_TEXT_LEN];
+        struct sovd_err err = {};
+        struct json_object *o;
+
+        setup();
+        ASSERT_OK(jobs_hold_vm(VM1, "snapshot revert", &err));
+        ASSERT_INT_EQ(jobs_submit("ok", VM1, NULL, NULL, a, &err), -EBUSY);
+        ASSERT_STR_CONTAINS(err.msg, "snapshot revert");
+        ASSERT_INT_EQ(jobs_hold_vm(VM1, "deletion", &err), -EBUSY);
+        ASSERT_INT_EQ(jobs_active_for_vm(VM1, &err), -EBUSY);
+        /* Another VM is not held. */
+        ASSERT_OK(jobs_hold_vm(VM2, "stop", &err));
+        jobs_release_vm(VM2);
+        jobs_release_vm(VM1);
+        ASSERT_OK(jobs_active_for_vm(VM1, &err));
+
+        ASSERT_OK(jobs_submit("block", VM1, NULL, NULL, a, &err));
+        ASSERT_INT_EQ(jobs_hold_vm(VM1, "stop", &err), -EBUSY);
+        ASSERT_STR_CONTAINS(err.msg, a);
+        pthread_mutex_lock(&gate_lock);
+        gate_open = true;
+        pthread_cond_broadcast(&gate_cond);
+        pthread_mutex_unlock(&gate_lock);
+        o = wait_final(a);
+        json_object_put(o);
+        ASSERT_OK(jobs_hold_vm(VM1, "stop", &err));
+        jobs_release_vm(VM1);
+        ASSERT_OK(jobs_submit("ok", VM1, NULL, NULL, b, &err));
+        json_object_put(wait_final(b));
+        teardown();
+}
+
 static void test_jobs_cancel(void) {
         char a[ID_TEXT_LEN];
         struct sovd_err err = {};
@@ -274,5 +308,5 @@ static void test_jobs_restart_recovery(void) {
         teardown();
 }
 
-TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims),
+TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims), TEST(test_jobs_holds),
           TEST(test_jobs_cancel), TEST(test_jobs_restart_recovery))
