@@ -44,7 +44,7 @@ struct options {
 /* Two workers: one long backup does not hold up every other VM's job. */
 #define JOB_WORKERS 2
 static const struct job_kind *const job_kinds[] = { &snapshot_job_kind, &backup_job_kind, &restore_job_kind,
-                                                      &migrate_job_kind, NULL };
+                                                      &migrate_job_kind, &verify_job_kind, NULL };
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER; /* guards listen_summary, policy_summary */
 static char listen_summary[512];

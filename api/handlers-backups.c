@@ -73,12 +73,25 @@ int handle_backup_get(struct api_request *req, struct sovd_err *err) {
 }
 
 int handle_backup_verify(struct api_request *req, struct sovd_err *err) {
-        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_json_ struct json_object *params = json_object_new_object();
+        _cleanup_free_ char *vm_name = NULL, *tenant = NULL, *claim = NULL;
+        char vm[ID_TEXT_LEN], id[ID_TEXT_LEN];
         int r = check_uuid(req, err);
 
-        if (r < 0 || (r = check_no_params(req, err)) < 0 || (r = backup_verify_json(req->uuid, &o, err)) < 0)
+        if (r < 0 || (r = check_no_params(req, err)) < 0 ||
+            (r = backup_verify_prepare(req->uuid, vm, &vm_name, &tenant, err)) < 0)
                 return r;
-        return reply_json(req, 200, o);
+        /* Hashing a chain of disk images takes minutes: a job, never a request thread held that long. */
+        if (!params || json_add_string(params, "backup", req->uuid) < 0 ||
+            json_add(params, "context", request_context_json(req, vm_name, tenant, NULL)) < 0 ||
+            asprintf(&claim, "the verification of backup %s", req->uuid) < 0) {
+                claim = NULL;
+                return -ENOMEM;
+        }
+        r = jobs_submit_claiming("verify", vm, claim, params, req->request_id, id, err);
+        if (r < 0)
+                return r;
+        return reply_job(req, 202, id, err);
 }
 
 int handle_backup_restore(struct api_request *req, struct sovd_err *err) {

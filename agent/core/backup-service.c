@@ -15,6 +15,7 @@
 #include "sovd/process.h"
 #include "sovd/recorder.h"
 #include "sovd/sha256.h"
+#include "sovd/strbuf.h"
 #include "sovd/time-util.h"
 #include "sovd/virt-backup.h"
 #include "sovd/virt-storage.h"
@@ -568,9 +569,45 @@ static int load_chain(const struct place_config *t, const char *vm, struct json_
         return 0;
 }
 
-int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err *err) {
+/* Verification: hashing a chain of large files, on a worker, reporting progress and stoppable. */
+struct verify_progress {
+        struct job *job;
+        uint64_t done, total;
+};
+
+static bool verify_step(uint64_t bytes, void *userdata) {
+        struct verify_progress *p = userdata;
+
+        p->done += bytes;
+        job_report_progress(p->job, p->done, p->done > p->total ? p->done : p->total);
+        return !job_cancel_requested(p->job) && !jobs_stopping();
+}
+
+static uint64_t chain_size(struct json_object **ms, size_t n) {
+        uint64_t total = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *md = mget(ms[i], "disks");
+                for (size_t k = 0; k < json_object_array_length(md); k++) {
+                        /* Only a hint for progress: a manifest's size is not trusted for anything else. */
+                        int64_t size = json_object_get_int64(mget(json_object_array_get_idx(md, k), "size"));
+                        if (size > 0 && (uint64_t) size < UINT64_MAX - total)
+                                total += (uint64_t) size;
+                }
+        }
+        return total;
+}
+
+/*
+ * Recomputes every checksum of the backup and of its parents:
+ * {"backup", "ok", "disks", "chain"}, and in @problems one line per file
+ * that does not check out. -ECANCELED when the job was stopped.
+ */
+static int verify_chain(const char *id, struct job *j, struct json_object **ret, struct strbuf *problems,
+                        struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
         struct json_object *disks = json_object_new_array(), *chain = json_object_new_array();
+        struct verify_progress progress = { .job = j };
         struct json_object **ms = NULL;
         struct found_backup f = {};
         size_t n = 0;
@@ -578,8 +615,11 @@ int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err
         int r;
 
         if (!o || !disks || !chain || json_add(o, "disks", disks) < 0 || json_add(o, "chain", chain) < 0 ||
-            json_add_string(o, "backup", id) < 0)
+            json_add_string(o, "backup", id) < 0) {
+                json_object_put(disks);
+                json_object_put(chain);
                 return -ENOMEM;
+        }
         r = find_backup(id, &f, err);
         if (r < 0)
                 return r;
@@ -588,12 +628,15 @@ int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err
                 /* A broken chain is a verification result, not an error of the request. */
                 ok = false;
                 (void) json_add_string(o, "error", err->msg);
+                strbuf_appendf(problems, "%s", err->msg);
                 r = 0;
         }
+        progress.total = chain_size(ms, n);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 struct json_object *md = mget(ms[i], "disks");
-                (void) json_object_array_add(chain, json_new_string(mstr(ms[i], "id")));
-                for (size_t k = 0; k < json_object_array_length(md); k++) {
+                const char *bid = mstr(ms[i], "id");
+                (void) json_object_array_add(chain, json_new_string(bid));
+                for (size_t k = 0; r >= 0 && k < json_object_array_length(md); k++) {
                         struct json_object *d = json_object_array_get_idx(md, k), *e = json_object_new_object();
                         const char *file = mstr(d, "file"), *expected = mstr(d, "sha256");
                         _cleanup_close_ int fd = -1;
@@ -602,15 +645,25 @@ int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err
 
                         /* Opened, not followed: a symlink or a FIFO planted in the target is an unreadable file. */
                         if (file && !strchr(file, '/') && file[0] != '.' &&
-                            (fd = target_ops(f.target)->open_file(f.target, f.vm, mstr(ms[i], "id"), file)) >= 0 &&
-                            sha256_fd(fd, actual, NULL) >= 0)
-                                match = expected && streq(actual, expected);
+                            (fd = target_ops(f.target)->open_file(f.target, f.vm, bid, file)) >= 0) {
+                                int k2 = sha256_fd_step(fd, actual, NULL, verify_step, &progress);
+                                if (k2 == -ECANCELED)
+                                        r = err_set(err, k2, "the verification was stopped before it ended");
+                                else if (k2 < 0)
+                                        actual[0] = '\0';
+                        }
+                        match = actual[0] && expected && streq(actual, expected);
+                        if (r >= 0 && !match)
+                                strbuf_appendf(problems, "%s%s of backup %s %s", problems->len ? "; " : "",
+                                               file && utf8_is_printable(file, strlen(file)) ? file : "a file",
+                                               bid ? bid : "?",
+                                               actual[0] ? "has another checksum" : "is missing or unreadable");
                         ok = ok && match;
-                        if (!e || json_object_array_add(disks, e) < 0 || json_add_string(e, "backup", mstr(ms[i], "id")) < 0 ||
+                        if (!e || json_object_array_add(disks, e) < 0 || json_add_string(e, "backup", bid) < 0 ||
                             json_add_string(e, "target", mstr(d, "target")) < 0 || json_add_string(e, "file", file) < 0 ||
                             json_add_string(e, "expected", expected) < 0 ||
                             json_add_string(e, "actual", actual[0] ? actual : NULL) < 0 || json_add_bool(e, "ok", match) < 0)
-                                r = -ENOMEM;
+                                r = r < 0 ? r : -ENOMEM;
                 }
         }
         manifests_free(ms, n);
@@ -622,6 +675,57 @@ int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err
         *ret = TAKE_PTR(o);
         return 0;
 }
+
+int backup_verify_prepare(const char *id, char ret_vm[static ID_TEXT_LEN], char **ret_vm_name, char **ret_tenant,
+                          struct sovd_err *err) {
+        struct found_backup f = {};
+        const char *name, *tenant;
+        int r;
+
+        r = find_backup(id, &f, err);
+        if (r < 0)
+                return r;
+        memcpy(ret_vm, f.vm, ID_TEXT_LEN);
+        /* From the target, so outside input: only well-formed names reach the audit record. */
+        name = mstr(mget(f.manifest, "vm"), "name");
+        tenant = mstr(mget(f.manifest, "binding"), "tenant");
+        *ret_vm_name = name && name_is_valid(name) ? strdup(name) : NULL;
+        *ret_tenant = tenant && name_is_valid(tenant) ? strdup(tenant) : NULL;
+        found_backup_done(&f);
+        return 0;
+}
+
+static int verify_run(struct job *j, struct sovd_err *err) {
+        _cleanup_json_ struct json_object *o = NULL;
+        _cleanup_strbuf_ struct strbuf problems = {};
+        const char *id = mstr(job_params(j), "backup");
+        int r;
+
+        if (!id)
+                return err_set(err, -EBADMSG, "the job's parameters are damaged");
+        r = verify_chain(id, j, &o, &problems, err);
+        if (r < 0)
+                return r;
+        (void) job_set_result(j, o);
+        if (!json_object_get_boolean(mget(o, "ok")))
+                /* The job fails: a backup that does not check out must not read as a success anywhere. */
+                return err_set(err, -SOVD_E_BAD_STATE, "backup %s does not check out: %s", id,
+                               problems.buf ? problems.buf : "see the result");
+        return 0;
+}
+
+static int verify_cancel(struct job *j, struct sovd_err *err) {
+        (void) j;
+        (void) err;
+        return 0; /* the hashing loop watches the request and stops */
+}
+
+const struct job_kind verify_job_kind = {
+        .name = "verify",
+        .run = verify_run,
+        .cancel = verify_cancel,
+        .reads_only = true,
+};
 
 /* ---- backup ---- */
 

@@ -30,6 +30,8 @@ struct job {
         char *error; /* why it failed or was cancelled */
         struct json_object *params;
         struct json_object *result;
+        uint64_t progress_done, progress_total; /* job_report_progress(), for kinds sovd itself drives */
+        bool progress_reported;
         struct job *next; /* jobs are never freed before jobs_stop(): pointers stay valid */
 };
 
@@ -85,7 +87,7 @@ static int vm_busy_locked(const char *vm, struct sovd_err *err) {
         if (h)
                 return err_set(err, -EBUSY, "VM %s is busy with a %s; try again when it is done", vm, h->what);
         for (struct job *o = jobs; o; o = o->next)
-                if (is_active(o->state) && streq(o->vm, vm))
+                if (is_active(o->state) && streq(o->vm, vm) && !(o->kind && o->kind->reads_only))
                         return err_set(err, -EBUSY, "VM %s has a %s job (%s, %s); wait for it or cancel it", vm,
                                        o->kind_name, o->id, job_state_to_string(o->state));
         return 0;
@@ -517,7 +519,7 @@ int jobs_submit_claiming(const char *kind, const char *vm, const char *claim, st
         }
 
         pthread_mutex_lock(&jobs_lock);
-        r = vm_busy_locked(vm, err);
+        r = k->reads_only ? 0 : vm_busy_locked(vm, err);
         if (r < 0) {
                 pthread_mutex_unlock(&jobs_lock);
                 job_free(j);
@@ -569,6 +571,14 @@ int jobs_active_for_vm(const char *vm, struct sovd_err *err) {
         r = vm_busy_locked(vm, err);
         pthread_mutex_unlock(&jobs_lock);
         return r;
+}
+
+void job_report_progress(struct job *j, uint64_t done, uint64_t total) {
+        pthread_mutex_lock(&jobs_lock);
+        j->progress_done = done;
+        j->progress_total = total;
+        j->progress_reported = true;
+        pthread_mutex_unlock(&jobs_lock);
 }
 
 int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
@@ -628,7 +638,15 @@ int jobs_get(const char *id, struct json_object **ret, struct sovd_err *err) {
                 return -ENOMEM;
         /* Progress is asked of libvirt when someone wants it: nothing polls. */
         uint64_t done = 0, total = 0;
-        if (running && j->kind && j->kind->progress && j->kind->progress(j, &done, &total) >= 0) {
+        bool reported = false;
+        if (running && j->kind && !j->kind->progress) {
+                pthread_mutex_lock(&jobs_lock);
+                reported = j->progress_reported;
+                done = j->progress_done;
+                total = j->progress_total;
+                pthread_mutex_unlock(&jobs_lock);
+        }
+        if (reported || (running && j->kind && j->kind->progress && j->kind->progress(j, &done, &total) >= 0)) {
                 struct json_object *p = json_object_new_object();
                 if (!p || json_add(o, "progress", p) < 0 || json_add_int(p, "bytes_done", (int64_t) done) < 0 ||
                     json_add_int(p, "bytes_total", (int64_t) total) < 0) {

@@ -35,6 +35,11 @@ int sha256_file(const char *path, char hex[static SHA256_HEX_LEN], uint64_t *ret
 }
 
 int sha256_fd(int fd, char hex[static SHA256_HEX_LEN], uint64_t *ret_size) {
+        return sha256_fd_step(fd, hex, ret_size, NULL, NULL);
+}
+
+int sha256_fd_step(int fd, char hex[static SHA256_HEX_LEN], uint64_t *ret_size,
+                   bool (*step)(uint64_t bytes, void *userdata), void *userdata) {
         static const char digits[] = "0123456789abcdef";
         gnutls_hash_hd_t h;
         unsigned char d[32];
@@ -71,6 +76,10 @@ int sha256_fd(int fd, char hex[static SHA256_HEX_LEN], uint64_t *ret_size) {
                         break;
                 }
                 size += (uint64_t) n;
+                if (step && !step((uint64_t) n, userdata)) {
+                        r = -ECANCELED;
+                        break;
+                }
         }
         gnutls_hash_deinit(h, d);
         free(buf);

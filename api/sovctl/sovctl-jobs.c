@@ -252,18 +252,17 @@ static int sovctl_job_print_line(struct json_object *job, const char *what) {
 
 /*
  * Follows the job sovd answered (@job, borrowed) with GET /v1/jobs/{id}
- * until it ends or @timeout_sec (0: no limit) passes, and then prints it:
- * with --json as sovd sent it, else as `job show` does when it succeeded.
- * On a terminal, stderr shows the state meanwhile. Returns 0 when the job
- * succeeded; -SOVCTL_E_API, its error reported, when it failed or was
- * cancelled; -SOVCTL_E_TIMEOUT (reported) when it has not ended in time.
+ * until it ends or @timeout_sec (0: no limit) passes; *ret_last is the job
+ * as it last was (owned). On a terminal, stderr shows the state meanwhile.
+ * Returns 0 when it ended, -SOVCTL_E_TIMEOUT when it has not in time, else
+ * the (reported) error of a request.
  */
-static int sovctl_job_wait_for(struct sovctl_ctx *ctx, struct json_object *job, uint64_t timeout_sec) {
+static int sovctl_job_follow(struct sovctl_ctx *ctx, struct json_object *job, uint64_t timeout_sec,
+                             struct json_object **ret_last) {
         _cleanup_json_ struct json_object *last = json_object_get(job);
-        _cleanup_free_ char *path = NULL, *id = NULL, *title = NULL, *detail = NULL, *state_shown = NULL;
+        _cleanup_free_ char *path = NULL;
         const char *state, *raw_id = sovctl_json_get_string(job, "id");
         bool tty = isatty(STDERR_FILENO);
-        struct json_object *error;
         struct timespec start;
         int r;
 
@@ -286,8 +285,7 @@ static int sovctl_job_wait_for(struct sovctl_ctx *ctx, struct json_object *job, 
                 if (!state) {
                         sovctl_error("unusable answer from %s: the job has no state",
                                      sovctl_http_target(ctx->http));
-                        r = -SOVCTL_E_API;
-                        break;
+                        return -SOVCTL_E_API;
                 }
                 if (sovctl_job_state_is_final(state)) {
                         r = 0;
@@ -310,35 +308,61 @@ static int sovctl_job_wait_for(struct sovctl_ctx *ctx, struct json_object *job, 
                         fputs("\r\033[K", stderr);
                 r = sovctl_call(ctx, "GET", path, NULL, 0, &next);
                 if (r < 0)
-                        break;
+                        return r;
                 json_object_put(last);
                 last = next;
         }
+        *ret_last = TAKE_PTR(last);
+        return r;
+}
+
+/* Reports how job @job (final, not succeeded) ended; -SOVCTL_E_API. */
+static int sovctl_job_report_end(struct json_object *job) {
+        _cleanup_free_ char *id = sovctl_sanitize(sovctl_json_get_string(job, "id") ?: "?"),
+                            *state = sovctl_sanitize(sovctl_json_get_string(job, "state") ?: "?"), *title = NULL,
+                            *detail = NULL;
+        struct json_object *error = sovctl_json_get(job, "error");
+
+        title = sovctl_sanitize(sovctl_json_get_string(error, "title") ?: sovctl_json_get_string(job, "state") ?: "?");
+        detail = sovctl_sanitize(sovctl_json_get_string(error, "detail") ?: "no detail given");
+        if (!id || !state || !title || !detail)
+                return -ENOMEM;
+        sovctl_error("job %s %s: %s: %s", id, state, title, detail);
+        return -SOVCTL_E_API;
+}
+
+/*
+ * Follows @job (borrowed) as sovctl_job_follow() does, and then prints it:
+ * with --json as sovd sent it, else as `job show` does when it succeeded.
+ * Returns 0 when the job succeeded; -SOVCTL_E_API, its error reported, when
+ * it failed or was cancelled; -SOVCTL_E_TIMEOUT (reported) when it has not
+ * ended in time.
+ */
+static int sovctl_job_wait_for(struct sovctl_ctx *ctx, struct json_object *job, uint64_t timeout_sec) {
+        _cleanup_json_ struct json_object *last = NULL;
+        _cleanup_free_ char *state_shown = NULL, *id = NULL;
+        const char *state;
+        int r;
+
+        r = sovctl_job_follow(ctx, job, timeout_sec, &last);
         if (r < 0 && r != -SOVCTL_E_TIMEOUT)
                 return r;
 
         /* Ended or not, scripts get the job as it last was. */
         if (ctx->json)
                 sovctl_print_json(stdout, last);
-        state_shown = sovctl_sanitize(state);
-        if (!state_shown)
-                return -ENOMEM;
+        state = sovctl_json_get_string(last, "state");
         if (r == -SOVCTL_E_TIMEOUT) {
-                sovctl_error("job %s has not ended after %" PRIu64 " s; state: %s", raw_id, timeout_sec,
-                             state_shown);
+                state_shown = sovctl_sanitize(state);
+                id = sovctl_sanitize(sovctl_json_get_string(last, "id"));
+                if (!state_shown || !id)
+                        return -ENOMEM;
+                sovctl_error("job %s has not ended after %" PRIu64 " s; state: %s", id, timeout_sec, state_shown);
                 return r;
         }
         if (streq(state, "succeeded"))
                 return ctx->json ? 0 : sovctl_print_block(stdout, last, 0);
-
-        error = sovctl_json_get(last, "error");
-        id = sovctl_sanitize(raw_id);
-        title = sovctl_sanitize(sovctl_json_get_string(error, "title") ?: state);
-        detail = sovctl_sanitize(sovctl_json_get_string(error, "detail") ?: "no detail given");
-        if (!id || !title || !detail)
-                return -ENOMEM;
-        sovctl_error("job %s %s: %s: %s", id, state_shown, title, detail);
-        return -SOVCTL_E_API;
+        return sovctl_job_report_end(last);
 }
 
 /*
@@ -641,7 +665,11 @@ static int sovctl_backup_show(struct sovctl_ctx *ctx, int argc, char **argv) {
         return sovctl_read(ctx, &c, argc, argv);
 }
 
-/* `backup verify ID`: exit 0 only when sovd says every checksum matches. */
+/*
+ * `backup verify ID`: sovd runs the verification as a job, which this
+ * follows to its end. Exit 0 only when every checksum of the backup and of
+ * its parents matches.
+ */
 static int sovctl_backup_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
         /* The chain's files come too: BACKUP tells whose, when sovd says. */
         static const struct sovctl_column cols[] = {
@@ -652,10 +680,11 @@ static int sovctl_backup_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
                 { .header = "EXPECTED", .member = "expected", .format = sovctl_short_digest },
                 { .header = "ACTUAL", .member = "actual", .format = sovctl_short_digest },
         };
-        _cleanup_json_ struct json_object *answer = NULL;
+        _cleanup_json_ struct json_object *answer = NULL, *job = NULL;
         _cleanup_free_ char *path = NULL, *chain = NULL;
-        struct json_object *disks;
+        struct json_object *disks, *result;
         struct sovctl_args a = {};
+        const char *state;
         bool ok;
         int r;
 
@@ -665,20 +694,34 @@ static int sovctl_backup_verify(struct sovctl_ctx *ctx, int argc, char **argv) {
         r = sovctl_call(ctx, "POST", path, "{}", 2, &answer);
         if (r < 0)
                 return r;
-        r = sovctl_answer_verdict(ctx, answer, "ok", &ok);
+        r = sovctl_job_follow(ctx, answer, 0, &job);
         if (r < 0)
                 return r;
-        if (sovctl_json_done(ctx, answer))
+        if (ctx->json)
+                sovctl_print_json(stdout, job);
+        state = sovctl_json_get_string(job, "state");
+        result = sovctl_json_get(job, "result");
+        /* Failed or cancelled before it had a verdict: the job's own words. */
+        if (!json_object_is_type(result, json_type_object)) {
+                if (!streq(state, "succeeded"))
+                        return sovctl_job_report_end(job);
+                sovctl_error("unusable answer from %s: the verification has no result", sovctl_http_target(ctx->http));
+                return -SOVCTL_E_API;
+        }
+        r = sovctl_answer_verdict(ctx, result, "ok", &ok);
+        if (r < 0)
+                return r;
+        if (ctx->json)
                 return ok ? 0 : -SOVCTL_E_API;
 
-        disks = sovctl_answer_array(ctx, answer, "disks");
+        disks = sovctl_answer_array(ctx, result, "disks");
         if (!disks)
                 return -SOVCTL_E_API;
         r = sovctl_print_rows(disks, cols, ELEMENTSOF(cols));
         if (r < 0)
                 return r;
-        if (json_object_is_type(sovctl_json_get(answer, "chain"), json_type_array)) {
-                chain = sovctl_join_scalars(sovctl_json_get(answer, "chain"));
+        if (json_object_is_type(sovctl_json_get(result, "chain"), json_type_array)) {
+                chain = sovctl_join_scalars(sovctl_json_get(result, "chain"));
                 if (!chain)
                         return -ENOMEM;
                 printf("chain: %s\n", chain);

@@ -31,6 +31,7 @@
 
 extern const struct job_kind backup_job_kind;
 extern const struct job_kind restore_job_kind;
+extern const struct job_kind verify_job_kind;
 
 struct backup_request {
         char *target;
@@ -56,8 +57,16 @@ int backup_list_json(const char *vm_uuid, struct json_object **ret, struct sovd_
 /* A backup's manifest (with "target"); -ENOENT. */
 int backup_get_json(const char *id, struct json_object **ret, struct sovd_err *err);
 
-/* Recomputes every checksum of the backup and of its parents: {"backup", "ok", "disks", "chain"}. */
-int backup_verify_json(const char *id, struct json_object **ret, struct sovd_err *err);
+/*
+ * For a verify job of backup @id: -EINVAL when @id is not a backup id,
+ * -ENOENT when no target holds it; else its VM's UUID and, from its
+ * manifest, the VM's name and tenant (NULL when absent or not names).
+ * The job recomputes every checksum of the backup and of its parents; its
+ * result is {"backup", "ok", "disks", "chain"}, and it fails when the
+ * backup does not check out. It only reads: it runs beside the VM's jobs.
+ */
+int backup_verify_prepare(const char *id, char ret_vm[static ID_TEXT_LEN], char **ret_vm_name, char **ret_tenant,
+                          struct sovd_err *err);
 
 struct restore_request {
         char *name; /* a new VM; NULL with in_place */

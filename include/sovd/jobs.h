@@ -60,8 +60,16 @@ struct job_kind {
          * NULL: such jobs fail with "interrupted by an agent restart".
          */
         enum job_state (*recover)(struct job *j, char *reason, size_t size);
-        /* Progress now (bytes done and total, from libvirt's job stats); NULL: none reported. */
+        /*
+         * Progress now (bytes done and total, from libvirt's job stats);
+         * NULL: what run() reported through job_report_progress(), if anything.
+         */
         int (*progress)(struct job *j, uint64_t *ret_done, uint64_t *ret_total);
+        /*
+         * The job only reads (a backup's verification): it runs beside other
+         * jobs on its VM and does not make the VM busy. Claims still apply.
+         */
+        bool reads_only;
 };
 
 /*
@@ -129,5 +137,7 @@ bool job_cancel_requested(const struct job *j);
  * shutdown for the length of a backup.
  */
 bool jobs_stopping(void);
+/* For kinds without a progress callback: bytes done of @total so far, shown while running. */
+void job_report_progress(struct job *j, uint64_t done, uint64_t total);
 /* Stores the job's result (copied), shown once it succeeded. */
 int job_set_result(struct job *j, struct json_object *result);

@@ -199,7 +199,18 @@ class BackupTest(unittest.TestCase):
         return os.path.join(self.target_dirs[target], vm_uuid, backup_id)
 
     def verify(self, backup_id):
-        return self.expect(self.sovd.post(f"/v1/backups/{backup_id}/verify"), 200)
+        """Runs a verify job to its end; its result. The job fails exactly when the backup does not check out."""
+        job = self.expect(self.sovd.post(f"/v1/backups/{backup_id}/verify"), 202)
+        self.assertEqual(job["kind"], "verify", job)
+        job = self.wait_job(job["id"], timeout=120)
+        result = job["result"]
+        self.assertIsNotNone(result, job)
+        if result["ok"]:
+            self.assertEqual(job["state"], "succeeded", job)
+        else:
+            self.assertEqual(job["state"], "failed", job)
+            self.assertIn(f"backup {backup_id} does not check out", job["error"]["detail"], job)
+        return result
 
     def restore(self, backup_id, name):
         """Restores into a new VM @name; returns (job, restored VM)."""

@@ -119,6 +119,17 @@ class PlantedTargetTest(unittest.TestCase):
                 s.post(f"/v1/backups/{bid}/verify", timeout=QUICK),
                 s.post(f"/v1/backups/{bid}/restore", restore or {"name": "never-" + bid[:8]}, timeout=QUICK))
 
+    def verification(self, r):
+        """The verify job @r started, once ended: a backup that does not check out fails it."""
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json["kind"], "verify", r.json)
+        self.assertEqual(r.headers["Location"], f"/v1/jobs/{r.json['id']}")
+        job = self.wait_job(r.json["id"])
+        self.assertEqual(job["state"], "failed", job)
+        self.assertIn("does not check out", job["error"]["detail"], job)
+        self.assertFalse(job["result"]["ok"], job)
+        return job
+
     def wait_job(self, job_id, timeout=60):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -195,9 +206,9 @@ class PlantedTargetTest(unittest.TestCase):
             with self.subTest(what=what):
                 _, got, verify, restore = self.call_all(vm, bid)
                 self.assertEqual(got.status, 200, got)
-                self.assertEqual(verify.status, 200, verify)
-                self.assertFalse(verify.json["ok"])
-                self.assertEqual([(d["actual"], d["ok"]) for d in verify.json["disks"]], [(None, False)])
+                job = self.verification(verify)
+                self.assertEqual([(d["actual"], d["ok"]) for d in job["result"]["disks"]], [(None, False)])
+                self.assertIn("is missing or unreadable", job["error"]["detail"])
                 self.problem(restore, 409)
         self.assertEqual(sorted(os.listdir(self.pool)), before)
 
@@ -241,10 +252,44 @@ class PlantedTargetTest(unittest.TestCase):
             with self.subTest(bid=bid):
                 _, got, verify, restore = self.call_all(vm, bid)
                 self.assertEqual(got.status, 200, got)
-                self.assertEqual(verify.status, 200, verify)
-                self.assertFalse(verify.json["ok"])
-                self.assertIn("loops", verify.json["error"])
+                job = self.verification(verify)
+                self.assertIn("loops", job["result"]["error"])
+                self.assertIn("loops", job["error"]["detail"])
                 self.assertIn("loops", self.problem(restore, 409))
+
+    def test_verify_is_a_job_with_progress_that_can_be_cancelled(self):
+        vm, bid = new_id(), new_id()
+        disks = [{"target": "vda", "file": "vda.qcow2", "sha256": "0" * 64, "pool": "fr-pool", "size": 8 << 30}]
+        d = self.plant(vm, bid, self.manifest(vm, bid, disks=disks), disk=None)
+        # 8 GiB of holes: seconds of hashing, no disk space.
+        with open(os.path.join(d, "vda.qcow2"), "wb") as f:
+            f.truncate(8 << 30)
+        first = self.sovd.post(f"/v1/backups/{bid}/verify")
+        self.assertEqual(first.status, 202, first)
+        job_id = first.json["id"]
+        self.assertEqual((first.json["kind"], first.json["vm"]), ("verify", vm))
+        # One verification of a backup at a time; the API answers meanwhile.
+        again = self.sovd.post(f"/v1/backups/{bid}/verify", timeout=QUICK)
+        self.assertIn(job_id, self.problem(again, 409))
+        progress = None
+        for _ in range(200):
+            j = self.sovd.get(f"/v1/jobs/{job_id}", timeout=QUICK).json
+            progress = j["progress"]
+            if j["state"] != "queued" and progress and progress["bytes_done"] > 0:
+                break
+            time.sleep(0.01)
+        self.assertEqual(j["state"], "running", j)
+        self.assertEqual(progress["bytes_total"], 8 << 30, j)
+        self.assertGreater(progress["bytes_done"], 0, j)
+        r = self.sovd.delete(f"/v1/jobs/{job_id}")
+        self.assertEqual(r.status, 202, r)
+        job = self.wait_job(job_id)
+        self.assertEqual(job["state"], "cancelled", job)
+        self.assertIsNone(job["result"], job)
+        # Ended: the backup can be verified again (a smaller file this time).
+        os.truncate(os.path.join(d, "vda.qcow2"), 1 << 20)
+        job = self.verification(self.sovd.post(f"/v1/backups/{bid}/verify"))
+        self.assertIn("has another checksum", job["error"]["detail"], job)
 
     def test_verify_and_restore_of_a_backup_nowhere(self):
         bid = new_id()

@@ -70,7 +70,9 @@ static const struct job_kind kind_block = {
         .name = "block", .run = run_block, .cancel = cancel_block, .progress = progress_half,
 };
 static const struct job_kind kind_recovering = { .name = "recovering", .run = run_ok, .recover = recover_found };
-static const struct job_kind *const kinds[] = { &kind_ok, &kind_fail, &kind_block, &kind_recovering, NULL };
+static const struct job_kind kind_reader = { .name = "reader", .run = run_ok, .reads_only = true };
+static const struct job_kind *const kinds[] = { &kind_ok, &kind_fail, &kind_block, &kind_recovering, &kind_reader,
+                                                NULL };
 
 static char state_dir[64];
 
@@ -225,9 +227,19 @@ static void test_jobs_holds(void) {
         jobs_release_vm(VM1);
         ASSERT_OK(jobs_active_for_vm(VM1, &err));
 
+        /* A job that only reads neither waits for the VM nor makes it busy. */
+        ASSERT_OK(jobs_hold_vm(VM1, "snapshot revert", &err));
+        ASSERT_OK(jobs_submit("reader", VM1, NULL, NULL, b, &err));
+        jobs_release_vm(VM1);
+        json_object_put(wait_final(b));
+
         ASSERT_OK(jobs_submit("block", VM1, NULL, NULL, a, &err));
         ASSERT_INT_EQ(jobs_hold_vm(VM1, "stop", &err), -EBUSY);
         ASSERT_STR_CONTAINS(err.msg, a);
+        ASSERT_OK(jobs_submit("reader", VM1, NULL, NULL, b, &err));
+        o = wait_final(b);
+        ASSERT_STR_EQ(str(o, "state"), "succeeded");
+        json_object_put(o);
         pthread_mutex_lock(&gate_lock);
         gate_open = true;
         pthread_cond_broadcast(&gate_cond);
