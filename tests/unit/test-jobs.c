@@ -46,6 +46,13 @@ static int run_block(struct job *j, struct sovd_err *err) {
         return job_cancel_requested(j) ? err_set(err, -ECANCELED, "aborted") : 0;
 }
 
+static void open_gate(void) {
+        pthread_mutex_lock(&gate_lock);
+        gate_open = true;
+        pthread_cond_broadcast(&gate_cond);
+        pthread_mutex_unlock(&gate_lock);
+}
+
 static int cancel_block(struct job *j, struct sovd_err *err) {
         pthread_mutex_lock(&gate_lock);
         pthread_cond_broadcast(&gate_cond);
@@ -168,10 +175,7 @@ static void test_jobs_one_active_job_per_vm(void) {
         ASSERT_TRUE(json_object_object_get_ex(o, "progress", &p) && p);
         ASSERT_INT_EQ(json_object_get_int64(json_object_object_get(p, "bytes_done")), 512);
         json_object_put(o);
-        pthread_mutex_lock(&gate_lock);
-        gate_open = true;
-        pthread_cond_broadcast(&gate_cond);
-        pthread_mutex_unlock(&gate_lock);
+        open_gate();
         o = wait_final(a);
         ASSERT_STR_EQ(str(o, "state"), "succeeded");
         json_object_put(o);
@@ -196,10 +200,7 @@ static void test_jobs_claims(void) {
         json_object_put(wait_final(b));
         ASSERT_OK(jobs_submit("ok", VM2, NULL, NULL, b, &err));
         json_object_put(wait_final(b));
-        pthread_mutex_lock(&gate_lock);
-        gate_open = true;
-        pthread_cond_broadcast(&gate_cond);
-        pthread_mutex_unlock(&gate_lock);
+        open_gate();
         o = wait_final(a);
         ASSERT_STR_EQ(str(o, "state"), "succeeded");
         json_object_put(o);
@@ -240,10 +241,7 @@ static void test_jobs_holds(void) {
         o = wait_final(b);
         ASSERT_STR_EQ(str(o, "state"), "succeeded");
         json_object_put(o);
-        pthread_mutex_lock(&gate_lock);
-        gate_open = true;
-        pthread_cond_broadcast(&gate_cond);
-        pthread_mutex_unlock(&gate_lock);
+        open_gate();
         o = wait_final(a);
         json_object_put(o);
         ASSERT_OK(jobs_hold_vm(VM1, "stop", &err));
