@@ -9,10 +9,32 @@
 #include "sovd/admission.h"
 #include "sovd/domain-xml.h"
 #include "sovd/drift.h"
+#include "sovd/jobs.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/recorder.h"
 #include "sovd/vm-service.h"
+
+/* A refusal that is not a policy decision: on record as a refused start, and the hook's answer says why. */
+static int refuse_busy(struct api_request *req, struct json_object *out, const char *domain, const char *uuid,
+                       const char *reason, struct sovd_err *err) {
+        struct record_ctx ctx = request_ctx(req);
+        int r;
+
+        ctx.vm_uuid = uuid;
+        ctx.vm_name = domain;
+        /* Written before libvirt hears the answer, as decisions are. */
+        r = record_operation(&ctx, "start", "refused", NULL, reason, NULL, err);
+        if (r < 0)
+                return r;
+        log_emit(LOG_WARNING, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }, { "SOVD_VM_UUID", uuid }),
+                 "start of domain '%s' refused: %s", domain, reason);
+        if (json_add_bool(out, "allowed", false) < 0 || json_add(out, "decision", NULL) < 0 ||
+            json_add_string(out, "reason", reason) < 0)
+                return -ENOMEM;
+        return reply_json(req, 200, out);
+}
 
 int handle_admission(struct api_request *req, struct sovd_err *err) {
         static const char *const keys[] = { "operation", "domain", "domain_xml", NULL };
@@ -21,7 +43,7 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
         _cleanup_strv_free_ char **paths = NULL;
         struct binding *b = NULL;
         const char *operation = NULL, *domain = NULL, *xml = NULL;
-        char **pools = NULL;
+        char uuid[ID_TEXT_LEN], **pools = NULL;
         size_t n;
         int r;
 
@@ -40,7 +62,7 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
         if (!utf8_is_printable(domain, strlen(domain)) || strlen(domain) > 256)
                 return err_set(err, -EINVAL, "domain: must be a printable name");
 
-        r = domain_xml_inspect(xml, strlen(xml), &b, &paths, err);
+        r = domain_xml_inspect(xml, strlen(xml), &b, &paths, uuid, err);
         if (r == -EBADMSG) {
                 /* sovd metadata that is not a valid binding: someone edited it; never let that through. */
                 if (json_add_bool(out, "allowed", false) < 0 || json_add(out, "decision", NULL) < 0 ||
@@ -52,6 +74,17 @@ int handle_admission(struct api_request *req, struct sovd_err *err) {
         }
         if (r < 0)
                 return err_prefix(err, r, "domain_xml");
+        /*
+         * Whatever its policy says: a VM whose disks sovd is restoring or
+         * deleting must not start behind its back (virsh start) on them.
+         */
+        if (streq(operation, "start") && uuid[0]) {
+                struct sovd_err busy = {};
+                if (jobs_vm_may_start(uuid, &busy) < 0) {
+                        binding_free(b);
+                        return refuse_busy(req, out, domain, uuid, busy.msg, err);
+                }
+        }
         if (!b) {
                 if (json_add_bool(out, "allowed", true) < 0 || json_add(out, "decision", NULL) < 0 ||
                     json_add_string(out, "reason", "domain carries no sovd binding") < 0)

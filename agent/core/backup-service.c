@@ -1771,4 +1771,5 @@ const struct job_kind restore_job_kind = {
         .cancel = restore_cancel,
         .recover = restore_recover,
         .progress = NULL,
+        .keeps_vm_off = true,
 };

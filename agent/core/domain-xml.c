@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
 #include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -6,6 +7,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "sovd/domain-xml.h"
+#include "sovd/names.h"
 #include "sovd/virt-vm.h"
 
 int domain_xml_build(const struct vm_spec *spec, const char *type, const char *const *disk_paths,
@@ -53,10 +55,10 @@ int domain_xml_build(const struct vm_spec *spec, const char *type, const char *c
 }
 
 int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding, char ***ret_disk_paths,
-                       struct sovd_err *err) {
+                       char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err) {
         xmlDocPtr doc = NULL;
         xmlXPathContextPtr ctx = NULL;
-        xmlXPathObjectPtr meta = NULL, disks = NULL;
+        xmlXPathObjectPtr meta = NULL, disks = NULL, uuid = NULL;
         struct binding *b = NULL;
         char **paths = NULL;
         int r = -ENOMEM;
@@ -77,8 +79,16 @@ int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding
                 goto out;
         meta = xmlXPathEvalExpression((const xmlChar *) "/domain/metadata/s:binding", ctx);
         disks = xmlXPathEvalExpression((const xmlChar *) DOMAIN_STORAGE_SOURCES_XPATH, ctx);
-        if (!meta || !disks)
+        uuid = xmlXPathEvalExpression((const xmlChar *) "normalize-space(/domain/uuid)", ctx);
+        if (!meta || !disks || !uuid)
                 goto out;
+        ret_uuid[0] = '\0';
+        if (uuid->stringval && strlen((const char *) uuid->stringval) == ID_TEXT_LEN - 1) {
+                for (size_t i = 0; i < ID_TEXT_LEN; i++)
+                        ret_uuid[i] = (char) tolower((unsigned char) uuid->stringval[i]);
+                if (!uuid_text_is_valid(ret_uuid))
+                        ret_uuid[0] = '\0';
+        }
         size_t n = disks->nodesetval ? (size_t) disks->nodesetval->nodeNr : 0;
         paths = calloc(n + 1, sizeof(char *));
         if (!paths)
@@ -144,6 +154,7 @@ out:
         binding_free(b);
         xmlXPathFreeObject(meta);
         xmlXPathFreeObject(disks);
+        xmlXPathFreeObject(uuid);
         xmlXPathFreeContext(ctx);
         xmlFreeDoc(doc);
         return r;

@@ -39,6 +39,7 @@ struct job {
 struct vm_hold {
         char vm[ID_TEXT_LEN];
         const char *what;
+        bool keeps_off; /* a start behind sovd's back is refused meanwhile (jobs_vm_may_start()) */
         struct vm_hold *next;
 };
 
@@ -581,7 +582,7 @@ void job_report_progress(struct job *j, uint64_t done, uint64_t total) {
         pthread_mutex_unlock(&jobs_lock);
 }
 
-int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
+static int hold_vm(const char *vm, const char *what, bool keeps_off, struct sovd_err *err) {
         struct vm_hold *h = calloc(1, sizeof(*h));
         int r;
 
@@ -589,6 +590,7 @@ int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
                 return -ENOMEM;
         snprintf(h->vm, sizeof(h->vm), "%s", vm);
         h->what = what;
+        h->keeps_off = keeps_off;
         pthread_mutex_lock(&jobs_lock);
         r = vm_busy_locked(vm, err);
         if (r >= 0) {
@@ -598,6 +600,29 @@ int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
         pthread_mutex_unlock(&jobs_lock);
         if (r < 0)
                 free(h);
+        return r;
+}
+
+int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err) {
+        return hold_vm(vm, what, false, err);
+}
+
+int jobs_hold_vm_off(const char *vm, const char *what, struct sovd_err *err) {
+        return hold_vm(vm, what, true, err);
+}
+
+int jobs_vm_may_start(const char *vm, struct sovd_err *err) {
+        int r = 0;
+
+        pthread_mutex_lock(&jobs_lock);
+        for (const struct vm_hold *h = holds; h && r == 0; h = h->next)
+                if (h->keeps_off && streq(h->vm, vm))
+                        r = err_set(err, -EBUSY, "VM %s is in the middle of its %s through sovd", vm, h->what);
+        for (struct job *o = jobs; o && r == 0; o = o->next)
+                if (is_active(o->state) && streq(o->vm, vm) && o->kind && o->kind->keeps_vm_off)
+                        r = err_set(err, -EBUSY, "a %s job (%s, %s) is writing the disks of VM %s; start it once "
+                                    "the job has ended", o->kind_name, o->id, job_state_to_string(o->state), vm);
+        pthread_mutex_unlock(&jobs_lock);
         return r;
 }
 

@@ -331,7 +331,7 @@ int vm_service_delete(const char *uuid, bool delete_storage, struct sovd_err *er
         if (r < 0)
                 return r;
         /* A job on the VM (a backup writing from its disks, a restore writing to them) must end first. */
-        r = jobs_hold_vm(uuid, "deletion", err);
+        r = jobs_hold_vm_off(uuid, "deletion", err);
         if (r < 0)
                 return r;
         pthread_mutex_lock(&mutation_lock);

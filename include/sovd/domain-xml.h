@@ -2,6 +2,7 @@
 #pragma once
 
 #include "sovd/binding.h"
+#include "sovd/id.h"
 #include "sovd/vm-spec.h"
 
 /*
@@ -16,11 +17,12 @@ int domain_xml_build(const struct vm_spec *spec, const char *type, const char *c
 /*
  * Reads a domain XML received from outside (the libvirt hook's stdin):
  * the sovd binding when there is one (*ret_binding NULL otherwise, or when
- * it is invalid: then @err says why and the return is -EBADMSG) and the
- * source paths of its disks (NULL-terminated). No network, no entities.
+ * it is invalid: then @err says why and the return is -EBADMSG), the
+ * source paths of its disks (NULL-terminated) and its UUID in lower case
+ * (empty when it has none that is valid). No network, no entities.
  */
 int domain_xml_inspect(const char *xml, size_t len, struct binding **ret_binding, char ***ret_disk_paths,
-                       struct sovd_err *err);
+                       char ret_uuid[static ID_TEXT_LEN], struct sovd_err *err);
 
 /* A disk of a restored VM: the device target and the file now holding its data. */
 struct restored_disk {

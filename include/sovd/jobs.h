@@ -70,6 +70,12 @@ struct job_kind {
          * jobs on its VM and does not make the VM busy. Claims still apply.
          */
         bool reads_only;
+        /*
+         * The job writes the VM's disks while it is off (an in-place
+         * restore): starts are refused meanwhile, also those libvirt's hook
+         * asks about (jobs_vm_may_start()).
+         */
+        bool keeps_vm_off;
 };
 
 /*
@@ -109,6 +115,16 @@ int jobs_active_for_vm(const char *vm, struct sovd_err *err);
  */
 int jobs_hold_vm(const char *vm, const char *what, struct sovd_err *err);
 void jobs_release_vm(const char *vm);
+/* The same, for an operation during which the VM must not start (a deletion). */
+int jobs_hold_vm_off(const char *vm, const char *what, struct sovd_err *err);
+
+/*
+ * -EBUSY, with @err saying why, while @vm must stay off: a job of a
+ * keeps_vm_off kind is active on it or it is held by jobs_hold_vm_off().
+ * For the libvirt hook, so that a start behind sovd's back (virsh) never
+ * runs a VM on disks being restored or deleted.
+ */
+int jobs_vm_may_start(const char *vm, struct sovd_err *err);
 
 /* True while @vm has a queued or running job of @kind ("migrate"). */
 bool jobs_vm_has_active(const char *vm, const char *kind);

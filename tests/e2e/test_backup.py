@@ -18,7 +18,11 @@ Known bytes are written into a running guest's disk through QEMU's monitor
     new full exists, with one audit record per deletion;
   - verify catches a single corrupted byte;
   - a cancelled backup ends cancelled (or succeeded, when it won the race),
-    and the guest keeps running.
+    and the guest keeps running;
+  - an in-place restore holds the VM off: a start through the API (409) and
+    a `virsh start` behind sovd's back (refused by the libvirt hook, which
+    this host has) both fail while it writes the disk. sovd's qemu-img is a
+    wrapper that waits at a gate file, so the restore is caught mid-copy.
 Exits 77 (skipped) where e2e cannot run: see libvirt_host.skip_reason().
 
 Run from the source tree:
@@ -27,6 +31,7 @@ Run from the source tree:
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -52,6 +57,8 @@ import sovdtest  # noqa: E402
 
 # Its own loopback address, so that other e2e test files can run alongside.
 HOST_ADDRESS = "127.0.0.25"
+HOOK_BIN = os.path.abspath(os.environ.get("SOVD_HOOK_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "sovd-hook"))
 MIB = 1024 ** 2
 GIB = 1024 ** 3
 US_PLACE_TAGS = {"jurisdiction": "US", "region": "US-VA", "site": "iad-1",
@@ -96,13 +103,36 @@ class BackupTest(unittest.TestCase):
             os.mkdir(cls.target_dirs[name])
             targets[name] = dict(settings, path=cls.target_dirs[name], tags=dict(settings["tags"]))
 
+        # The libvirt hook, asking this test's sovd (installed before
+        # libvirtd starts, sovd started after it).
+        sovd_dir = os.path.join(cls.tmp, "sovd")
+        os.mkdir(sovd_dir)
+        hook = os.path.join(cls.tmp, "hook-qemu")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"exec {shlex.quote(HOOK_BIN)} --socket {shlex.quote(os.path.join(sovd_dir, 'sovd.sock'))}"
+                    " --timeout-ms 5000 -- \"$@\"\n")
+        os.chmod(hook, 0o755)
+        # sovd's qemu-img (found on PATH): a convert waits while the gate file exists.
+        cls.gate = os.path.join(cls.tmp, "qemu-img-gate")
+        bindir = os.path.join(cls.tmp, "bin")
+        os.mkdir(bindir)
+        real = shutil.which("qemu-img")
+        with open(os.path.join(bindir, "qemu-img"), "w") as f:
+            f.write("#!/bin/sh\n"
+                    f"if [ \"$1\" = convert ]; then while [ -e {shlex.quote(cls.gate)} ]; do sleep 0.05; done; fi\n"
+                    f"exec {shlex.quote(real)} \"$@\"\n")
+        os.chmod(os.path.join(bindir, "qemu-img"), 0o755)
+
         cls.host = PrivateLibvirtHost("e2e-backup", HOST_ADDRESS)
+        cls.host.install_hook(hook)
         cls.host.start()
         cls.addClassCleanup(cls.host.stop)
         cls.host.define_dir_pool("fr-pool", cls.pool_dir)
 
-        cls.sovd = sovdtest.Sovd(libvirt_uri=cls.host.uri,
-                                 config=sovdtest.demo_config(backup_targets=targets))
+        cls.sovd = sovdtest.Sovd(libvirt_uri=cls.host.uri, workdir=sovd_dir,
+                                 config=sovdtest.demo_config(backup_targets=targets),
+                                 env={"PATH": bindir + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")})
         cls.addClassCleanup(cls.sovd.cleanup)
         cls.sovd.start()
 
@@ -469,9 +499,28 @@ class BackupTest(unittest.TestCase):
         self.assertIn("shut it off", r.json["detail"])
         self.expect(self.sovd.post(f"/v1/vms/{uuid}/stop"), 200)
 
+        # Caught mid-copy (the gate holds qemu-img): the VM must stay off.
+        open(self.gate, "w").close()
+        self.addCleanup(lambda: os.path.exists(self.gate) and os.unlink(self.gate))
         r = self.sovd.post(f"/v1/backups/{bid}/restore", {"in_place": True})
         job = self.expect(r, 202)
         self.assertEqual((job["kind"], job["vm"]), ("restore", uuid), job)
+        deadline = time.monotonic() + 30
+        while self.expect(self.sovd.get(f"/v1/jobs/{job['id']}"), 200)["state"] != "running":
+            self.assertLess(time.monotonic(), deadline, "the restore job never ran")
+            time.sleep(0.05)
+        r = self.sovd.post(f"/v1/vms/{uuid}/start")
+        self.assert_problem(r, 409)
+        self.assertIn(job["id"], r.json["detail"])
+        started = self.host.virsh_result("start", name)
+        self.assertNotEqual(started.returncode, 0, started)
+        self.assertIn("writing the disks", started.stderr)
+        self.assertEqual(self.host.virsh("domstate", name), "shut off")
+        refused = [x for x in self.audit_records(uuid)
+                   if x["kind"] == "operation" and x["operation"] == "start" and x["outcome"] == "refused"]
+        self.assertEqual(len(refused), 1, refused)
+        self.assertIn(job["id"], refused[0]["detail"])
+        os.unlink(self.gate)
         job = self.wait_job(job["id"])
         self.assertEqual(job["state"], "succeeded", f"{job}\n" + self.diag())
         self.assertEqual(job["result"]["vm"], uuid)

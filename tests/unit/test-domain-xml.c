@@ -461,6 +461,38 @@ static void test_domain_xml_binding_no_entities(void) {
         ASSERT_INT_EQ(entity_loads, 0);
 }
 
+/* The hook's domain XML: its disks' paths and its UUID (the key of the VM's jobs), normalised or dropped. */
+static void test_domain_xml_inspect_uuid(void) {
+        static const struct {
+                const char *uuid_element, *expected;
+        } cases[] = {
+                { "<uuid>0e5b9a2c-1f3d-4c6e-8a7b-9d0c1e2f3a4b</uuid>", "0e5b9a2c-1f3d-4c6e-8a7b-9d0c1e2f3a4b" },
+                { "<uuid> 0E5B9A2C-1F3D-4C6E-8A7B-9D0C1E2F3A4B\n</uuid>", "0e5b9a2c-1f3d-4c6e-8a7b-9d0c1e2f3a4b" },
+                { "<uuid>0e5b9a2c1f3d4c6e8a7b9d0c1e2f3a4b</uuid>", "" },
+                { "<uuid>0e5b9a2c-1f3d-4c6e-8a7b-9d0c1e2f3a4b-0000</uuid>", "" },
+                { "<uuid>../../etc/passwd</uuid>", "" },
+                { "", "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *xml = NULL;
+                struct binding *b = NULL;
+                char **paths = NULL, uuid[ID_TEXT_LEN] = "unset";
+                struct sovd_err err = {};
+
+                ASSERT_TRUE(asprintf(&xml,
+                                     "<domain type='kvm'><name>d</name>%s<devices><disk type='file' device='disk'>"
+                                     "<source file='/var/lib/sovd/d.qcow2'/><target dev='vda'/></disk></devices></domain>",
+                                     cases[i].uuid_element) > 0);
+                ASSERT_OK(domain_xml_inspect(xml, strlen(xml), &b, &paths, uuid, &err));
+                ASSERT_NULL(b);
+                ASSERT_STR_EQ(paths[0], "/var/lib/sovd/d.qcow2");
+                ASSERT_NULL(paths[1]);
+                ASSERT_STR_EQ(uuid, cases[i].expected);
+                strv_free(paths);
+        }
+}
+
 /* A backed-up domain (as libvirt wrote it) becomes a new VM with the restored disks and a fresh binding. */
 static void test_domain_xml_for_restore(void) {
         static const char source[] =
@@ -570,4 +602,5 @@ static void test_binding_migration_id(void) {
 TEST_MAIN(TEST(test_domain_xml_build_structure), TEST(test_binding_migration_id), TEST(test_domain_xml_for_restore), TEST(test_domain_xml_hostile_values_round_trip),
           TEST(test_domain_xml_disk_limits), TEST(test_domain_xml_binding_round_trip),
           TEST(test_domain_xml_binding_long_vm_name), TEST(test_domain_xml_binding_forms),
-          TEST(test_domain_xml_binding_rejections), TEST(test_domain_xml_binding_no_entities))
+          TEST(test_domain_xml_binding_rejections), TEST(test_domain_xml_binding_no_entities),
+          TEST(test_domain_xml_inspect_uuid))

@@ -78,8 +78,11 @@ static const struct job_kind kind_block = {
 };
 static const struct job_kind kind_recovering = { .name = "recovering", .run = run_ok, .recover = recover_found };
 static const struct job_kind kind_reader = { .name = "reader", .run = run_ok, .reads_only = true };
+static const struct job_kind kind_writer = {
+        .name = "writer", .run = run_block, .cancel = cancel_block, .keeps_vm_off = true,
+};
 static const struct job_kind *const kinds[] = { &kind_ok, &kind_fail, &kind_block, &kind_recovering, &kind_reader,
-                                                NULL };
+                                                &kind_writer, NULL };
 
 static char state_dir[64];
 
@@ -251,6 +254,38 @@ static void test_jobs_holds(void) {
         teardown();
 }
 
+/* What the libvirt hook asks before a start: only restores and deletions keep the VM off. */
+static void test_jobs_vm_may_start(void) {
+        char a[ID_TEXT_LEN];
+        struct sovd_err err = {};
+
+        setup();
+        ASSERT_OK(jobs_vm_may_start(VM1, &err));
+        /* A revert may start the VM itself: its hold does not keep it off. */
+        ASSERT_OK(jobs_hold_vm(VM1, "snapshot revert", &err));
+        ASSERT_OK(jobs_vm_may_start(VM1, &err));
+        jobs_release_vm(VM1);
+        ASSERT_OK(jobs_hold_vm_off(VM1, "deletion", &err));
+        ASSERT_INT_EQ(jobs_vm_may_start(VM1, &err), -EBUSY);
+        ASSERT_STR_CONTAINS(err.msg, "deletion");
+        ASSERT_OK(jobs_vm_may_start(VM2, &err));
+        jobs_release_vm(VM1);
+        ASSERT_OK(jobs_vm_may_start(VM1, &err));
+
+        ASSERT_OK(jobs_submit("block", VM1, NULL, NULL, a, &err));
+        ASSERT_OK(jobs_vm_may_start(VM1, &err));
+        open_gate();
+        json_object_put(wait_final(a));
+        gate_open = false;
+        ASSERT_OK(jobs_submit("writer", VM1, NULL, NULL, a, &err));
+        ASSERT_INT_EQ(jobs_vm_may_start(VM1, &err), -EBUSY);
+        ASSERT_STR_CONTAINS(err.msg, a);
+        open_gate();
+        json_object_put(wait_final(a));
+        ASSERT_OK(jobs_vm_may_start(VM1, &err));
+        teardown();
+}
+
 static void test_jobs_cancel(void) {
         char a[ID_TEXT_LEN];
         struct sovd_err err = {};
@@ -318,5 +353,5 @@ static void test_jobs_restart_recovery(void) {
         teardown();
 }
 
-TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims), TEST(test_jobs_holds),
+TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims), TEST(test_jobs_holds), TEST(test_jobs_vm_may_start),
           TEST(test_jobs_cancel), TEST(test_jobs_restart_recovery))
