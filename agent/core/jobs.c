@@ -74,6 +74,10 @@ static bool is_active(enum job_state s) {
         return s == JOB_QUEUED || s == JOB_RUNNING;
 }
 
+static bool is_reader(const struct job *j) {
+        return j->kind && j->kind->reads_only;
+}
+
 static const struct vm_hold *find_hold_locked(const char *vm) {
         for (const struct vm_hold *h = holds; h; h = h->next)
                 if (streq(h->vm, vm))
@@ -88,7 +92,7 @@ static int vm_busy_locked(const char *vm, struct sovd_err *err) {
         if (h)
                 return err_set(err, -EBUSY, "VM %s is busy with a %s; try again when it is done", vm, h->what);
         for (struct job *o = jobs; o; o = o->next)
-                if (is_active(o->state) && streq(o->vm, vm) && !(o->kind && o->kind->reads_only))
+                if (is_active(o->state) && streq(o->vm, vm) && !is_reader(o))
                         return err_set(err, -EBUSY, "VM %s has a %s job (%s, %s); wait for it or cancel it", vm,
                                        o->kind_name, o->id, job_state_to_string(o->state));
         return 0;
@@ -280,6 +284,22 @@ static void record_end(struct job *j, enum job_state state, const char *error) {
                          j->id, err.msg[0] ? err.msg : strerror(-r));
 }
 
+/*
+ * The oldest queued job a worker may take. Jobs that only read (a
+ * verification reads for minutes) run one at a time, so however many an
+ * operator queues, the other workers stay free for backups and restores.
+ */
+static struct job *next_runnable_locked(void) {
+        bool reader_running = false;
+
+        for (struct job *o = jobs; o && !reader_running; o = o->next)
+                reader_running = o->state == JOB_RUNNING && is_reader(o);
+        for (struct job *o = jobs; o; o = o->next)
+                if (o->state == JOB_QUEUED && o->ready && !(reader_running && is_reader(o)))
+                        return o;
+        return NULL;
+}
+
 static void *worker(void *arg) {
         for (;;) {
                 struct job *j = NULL;
@@ -290,8 +310,7 @@ static void *worker(void *arg) {
 
                 pthread_mutex_lock(&jobs_lock);
                 while (!stopping) {
-                        for (j = jobs; j && !(j->state == JOB_QUEUED && j->ready); j = j->next)
-                                ;
+                        j = next_runnable_locked();
                         if (j)
                                 break;
                         pthread_cond_wait(&jobs_cond, &jobs_lock);
@@ -319,6 +338,12 @@ static void *worker(void *arg) {
                 record_end(j, end, error);
                 set_state(j, end, error);
                 (void) persist(j);
+                if (is_reader(j)) {
+                        /* The reader slot is free: a worker waiting with only readers queued may go on. */
+                        pthread_mutex_lock(&jobs_lock);
+                        pthread_cond_broadcast(&jobs_cond);
+                        pthread_mutex_unlock(&jobs_lock);
+                }
         }
 }
 

@@ -68,6 +68,7 @@ struct job_kind {
         /*
          * The job only reads (a backup's verification): it runs beside other
          * jobs on its VM and does not make the VM busy. Claims still apply.
+         * Such jobs run one at a time, so they never take every worker.
          */
         bool reads_only;
         /*

@@ -78,11 +78,14 @@ static const struct job_kind kind_block = {
 };
 static const struct job_kind kind_recovering = { .name = "recovering", .run = run_ok, .recover = recover_found };
 static const struct job_kind kind_reader = { .name = "reader", .run = run_ok, .reads_only = true };
+static const struct job_kind kind_slow_reader = {
+        .name = "slow-reader", .run = run_block, .cancel = cancel_block, .reads_only = true,
+};
 static const struct job_kind kind_writer = {
         .name = "writer", .run = run_block, .cancel = cancel_block, .keeps_vm_off = true,
 };
 static const struct job_kind *const kinds[] = { &kind_ok, &kind_fail, &kind_block, &kind_recovering, &kind_reader,
-                                                &kind_writer, NULL };
+                                                &kind_writer, &kind_slow_reader, NULL };
 
 static char state_dir[64];
 
@@ -254,6 +257,33 @@ static void test_jobs_holds(void) {
         teardown();
 }
 
+/* Readers run one at a time: however many are queued, another worker stays free. */
+static void test_jobs_readers_leave_a_worker_free(void) {
+        char r1[ID_TEXT_LEN], r2[ID_TEXT_LEN], ok[ID_TEXT_LEN];
+        struct sovd_err err = {};
+        struct json_object *o;
+
+        setup();
+        ASSERT_OK(jobs_submit("slow-reader", VM1, NULL, NULL, r1, &err));
+        ASSERT_OK(jobs_submit("slow-reader", VM2, NULL, NULL, r2, &err));
+        ASSERT_OK(jobs_submit("ok", VM1, NULL, NULL, ok, &err));
+        o = wait_final(ok);
+        ASSERT_STR_EQ(str(o, "state"), "succeeded");
+        json_object_put(o);
+        ASSERT_OK(jobs_get(r1, &o, &err));
+        ASSERT_STR_EQ(str(o, "state"), "running");
+        json_object_put(o);
+        ASSERT_OK(jobs_get(r2, &o, &err));
+        ASSERT_STR_EQ(str(o, "state"), "queued");
+        json_object_put(o);
+        open_gate();
+        o = wait_final(r2);
+        ASSERT_STR_EQ(str(o, "state"), "succeeded");
+        json_object_put(o);
+        json_object_put(wait_final(r1));
+        teardown();
+}
+
 /* What the libvirt hook asks before a start: only restores and deletions keep the VM off. */
 static void test_jobs_vm_may_start(void) {
         char a[ID_TEXT_LEN];
@@ -353,5 +383,5 @@ static void test_jobs_restart_recovery(void) {
         teardown();
 }
 
-TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims), TEST(test_jobs_holds), TEST(test_jobs_vm_may_start),
+TEST_MAIN(TEST(test_jobs_success_and_failure), TEST(test_jobs_one_active_job_per_vm), TEST(test_jobs_claims), TEST(test_jobs_holds), TEST(test_jobs_vm_may_start), TEST(test_jobs_readers_leave_a_worker_free),
           TEST(test_jobs_cancel), TEST(test_jobs_restart_recovery))
