@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -15,8 +16,10 @@
 #include "sovd/json-util.h"
 #include "sovd/log.h"
 #include "sovd/names.h"
+#include "sovd/ratelimit.h"
 #include "sovd/recorder.h"
 #include "sovd/sha256.h"
+#include "sovd/time-util.h"
 #include "sovd/vm-index.h"
 
 #define MAX_LISTENERS 16
@@ -34,7 +37,21 @@ static struct idempotency_store *idempotency;
 static struct MHD_Daemon *daemons[MAX_LISTENERS];
 static size_t n_daemons;
 
+/*
+ * Refused calls are audit records too, so any caller could grow the log at
+ * will. Per caller (uid or certificate; all unauthenticated TLS clients
+ * share one bucket) 30 at once, then 2 a second are recorded one by one;
+ * the others are counted, and the count is recorded with the next one.
+ */
+#define REFUSAL_RECORD_BURST 30
+#define REFUSAL_RECORD_PER_SEC 2
+#define REFUSAL_RECORD_CALLERS 256
+static struct ratelimit *refusal_records;
+
 int api_init(struct config *config, struct idempotency_store *idem) {
+        refusal_records = ratelimit_new(REFUSAL_RECORD_CALLERS, REFUSAL_RECORD_BURST, REFUSAL_RECORD_PER_SEC);
+        if (!refusal_records)
+                return -ENOMEM;
         current_config = config_ref(config);
         idempotency = idem;
         vm_index_init(vm_summary_serialize);
@@ -637,7 +654,30 @@ int note_decision_migration(struct api_request *req, const struct decision *d, c
         return 0;
 }
 
-/* Every call of a state-changing route becomes a record, refusals included. */
+/* The gap the rate limit left, on record: how many refusals of @who were only counted. */
+static void record_refusals_missed(struct api_request *req, const char *who, uint64_t missed) {
+        _cleanup_json_ struct json_object *extra = json_object_new_object();
+        _cleanup_free_ char *detail = NULL;
+        struct record_ctx ctx = request_ctx(req);
+        struct sovd_err err = {};
+
+        ctx.vm_uuid = NULL;
+        if (asprintf(&detail, "%" PRIu64 " refused calls of %s were counted, not recorded one by one (more than %d "
+                              "at once, then %d a second)",
+                     missed, who, REFUSAL_RECORD_BURST, REFUSAL_RECORD_PER_SEC) < 0) {
+                detail = NULL;
+                return;
+        }
+        if (!extra || json_add_int(extra, "count", (int64_t) missed) < 0 ||
+            record_operation(&ctx, "refusal-records", "rate-limited", NULL, detail, extra, &err) < 0)
+                log_emit(LOG_ERR, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }), "cannot record that %s",
+                         detail);
+}
+
+/*
+ * Every call of a state-changing route becomes a record, refusals included,
+ * those of one caller rate limited (refusal_records).
+ */
 static void record_request(struct api_request *req, const struct api_route *route) {
         struct record_ctx ctx = request_ctx(req);
         struct sovd_err err = {};
@@ -645,6 +685,21 @@ static void record_request(struct api_request *req, const struct api_route *rout
 
         if (!route || !route->audited || req->reply.replayed)
                 return;
+        if (req->reply.status >= 400 && req->reply.status < 500 && refusal_records) {
+                const char *who = req->scope[0] ? req->scope : "unauthenticated";
+                uint64_t missed = 0;
+
+                if (!ratelimit_take(refusal_records, who, now_monotonic_usec(), &missed)) {
+                        if (missed == 1)
+                                log_emit(LOG_WARNING, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }),
+                                         "refused calls of %s come faster than %d a second: counted, not recorded "
+                                         "one by one, until they slow down",
+                                         who, REFUSAL_RECORD_PER_SEC);
+                        return;
+                }
+                if (missed > 0)
+                        record_refusals_missed(req, who, missed);
+        }
         /* A creation names its VM only in the answer's Location. */
         if (!ctx.vm_uuid && req->reply.location && strncmp(req->reply.location, "/v1/vms/", 8) == 0)
                 ctx.vm_uuid = req->reply.location + 8;
@@ -900,4 +955,5 @@ void api_shutdown(void) {
                 MHD_stop_daemon(daemons[i]);
         n_daemons = 0;
         config_unref(TAKE_PTR(current_config));
+        ratelimit_free(TAKE_PTR(refusal_records));
 }

@@ -255,6 +255,64 @@ class ConnectionLimitTest(unittest.TestCase):
             s.cleanup()
 
 
+class RefusalFloodTest(unittest.TestCase):
+    """A caller's refused calls cannot grow the audit log without bound: past
+    a burst they are counted, and the count is on record."""
+
+    def test_refusals_of_one_caller_are_rate_limited_and_counted(self):
+        s = sovdtest.Sovd(config=sovdtest.demo_config())
+        os.chmod(s.tmp, 0o755)
+        s.start()
+        try:
+            code = (
+                "import http.client, socket, sys, time\n"
+                "class C(http.client.HTTPConnection):\n"
+                "    def connect(self):\n"
+                "        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])\n"
+                "c = C('localhost')\n"
+                "def post():\n"
+                "    c.request('POST', '/v1/vms/00000000-0000-4000-8000-000000000000/stop', b'{}',\n"
+                "              {'Content-Type': 'application/json'})\n"
+                "    r = c.getresponse(); r.read(); return r.status\n"
+                "t0 = time.monotonic(); flood = [post() for _ in range(200)]; took = time.monotonic() - t0\n"
+                "time.sleep(1.2)\n"
+                "last = post()\n"
+                "import json; print(json.dumps({'flood': sorted(set(flood)), 'last': last, 'took': took}))\n")
+            nobody = pwd.getpwnam("nobody")
+
+            def demote():
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+
+            out = subprocess.run(["/usr/bin/python3", "-c", code, s.socket_path], preexec_fn=demote,
+                                 capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            got = json.loads(out.stdout)
+            took = got["took"]
+            self.assertEqual((got["flood"], got["last"]), ([403], 403), got)
+            recs = s.get("/v1/audit?limit=1000").json["records"]
+            mine = [r for r in recs if r.get("caller", "").startswith(f"uid={nobody.pw_uid} ")]
+            calls = [r for r in mine if r["kind"] == "api"]
+            gaps = [r for r in mine if r["kind"] == "operation" and r["operation"] == "refusal-records"]
+            # The burst, what refilled while the flood lasted (2 a second), and the last call.
+            self.assertGreaterEqual(len(calls), 30 + 1, len(calls))
+            self.assertLessEqual(len(calls), 30 + 2 * took + 1 + 1, (len(calls), took))
+            self.assertTrue(all(r["status"] == 403 for r in calls), calls)
+            # Nothing unaccounted for: every refusal is a record or in a recorded count.
+            self.assertTrue(gaps, mine[-3:])
+            self.assertEqual(len(calls) + sum(g["count"] for g in gaps), 201, (len(calls), gaps))
+            self.assertIn("counted, not recorded one by one", gaps[-1]["detail"])
+            # Other callers are not limited by it: root's refusals are recorded.
+            before = len(s.get("/v1/audit?limit=1000").json["records"])
+            self.assertEqual(s.post("/v1/vms/00000000-0000-4000-8000-000000000000/stop").status, 404)
+            self.assertEqual(len(s.get("/v1/audit?limit=1000").json["records"]), before + 1)
+            v = s.get("/v1/audit/verify").json
+            self.assertTrue(v["valid"], v)
+        finally:
+            s.cleanup()
+
+
 class ManyDisksTest(unittest.TestCase):
     """A bound VM with more disks than the API creates: every disk is judged."""
 
