@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A private libvirt host for end-to-end tests.
 
-Follows the "simpler variant" of the recipe in DESIGN.md ("Two libvirt hosts
-on one machine"): a mount + UTS namespace with private directories
-bind-mounted over /etc/libvirt, /run/libvirt, /var/lib/libvirt,
-/var/log/libvirt and /var/cache/libvirt, its own hostname, and its own
-virtlogd + libvirtd listening on a loopback address of its own. The
-machine's own libvirt (configuration, state, daemons) is never touched.
+Follows the recipe in DESIGN.md ("Two libvirt hosts on one machine"): a
+mount + UTS namespace with private directories bind-mounted over
+/etc/libvirt, /run/libvirt, /var/lib/libvirt, /var/log/libvirt and
+/var/cache/libvirt, its own hostname, and its own virtlogd + libvirtd
+listening on an address of its own: a loopback address (the recipe's
+simpler variant), or, for migrations, an address in a network namespace of
+its own (the full variant; see private_network.py). The machine's own
+libvirt (configuration, state, daemons) is never touched.
 
 How the namespace is kept:
   A "holder" process (`unshare --mount --uts --propagation private sh -c
@@ -204,12 +206,18 @@ class PrivateLibvirtHost:
     address other than 127.0.0.1 (libvirt refuses that one for migration),
     e.g. 127.0.0.11. Ports are derived from the address's last octet so two
     hosts with different addresses never collide; pass @port to override.
+
+    With @netns (a network namespace of private_network.PrivateNetwork),
+    the host lives in that network namespace too and @address is its
+    address there: the recipe's full variant, for migrations between hosts
+    that libvirt sees as remote.
     """
 
-    def __init__(self, name, address, port=None):
+    def __init__(self, name, address, port=None, netns=None):
         parts = address.split(".")
-        if len(parts) != 4 or parts[0] != "127" or address == "127.0.0.1":
+        if len(parts) != 4 or (netns is None and (parts[0] != "127" or address == "127.0.0.1")):
             raise ValueError(f"address must be a loopback address other than 127.0.0.1: {address}")
+        self.netns = netns
         octet = int(parts[3])
         slot = octet % 64
         self.name = name
@@ -394,9 +402,10 @@ spice_listen = "{self.address}"
         env = {"PATH": DAEMON_PATH, "LC_ALL": "C"}
         if os.environ.get("SOVD_E2E_KEEP") == "1":
             env["SOVD_E2E_KEEP"] = "1"
+        in_netns = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.holder = subprocess.Popen(
-            ["unshare", "--mount", "--uts", "--propagation", "private",
-             "sh", "-c", HOLDER_SCRIPT, "holder", self.base, self.name],
+            in_netns + ["unshare", "--mount", "--uts", "--propagation", "private",
+                        "sh", "-c", HOLDER_SCRIPT, "holder", self.base, self.name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
         line = self.holder.stdout.readline().decode(errors="replace").strip()
         if line != "ready":
@@ -407,7 +416,7 @@ spice_listen = "{self.address}"
         self._mnt_ns = os.readlink(f"/proc/{self.holder.pid}/ns/mnt")
 
     def _nsenter(self, argv):
-        return ["nsenter", "-t", str(self.holder.pid), "-m", "-u", "--"] + argv
+        return ["nsenter", "-t", str(self.holder.pid), "-m", "-u"] + (["-n"] if self.netns else []) + ["--"] + argv
 
     def _start_daemon(self, argv, label):
         """Runs a self-daemonizing daemon (-d) inside the namespace, detached

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End to end: migration between two sovd agents (issue #5), on real QEMU.
 
-Three private libvirt hosts on loopback addresses, each with its own sovd:
-  - source      127.0.0.27: the VMs are created here through sovd's API;
-  - fr-site     127.0.0.28: French, the libvirt hook installed (its sovd
+Three private libvirt hosts, each in network, mount and UTS namespaces of
+its own (private_network.py: one bridge, a veth per host, 198.51.100.0/24),
+each with its own sovd running in its host's network namespace:
+  - source      198.51.100.27: the VMs are created here through sovd's API;
+  - fr-site     198.51.100.28: French, the libvirt hook installed (its sovd
                 judges arrivals), a pool "fr-local" that only it has;
-  - us-site     127.0.0.29: tagged US, the hook installed too.
+  - us-site     198.51.100.29: tagged US, the hook installed too.
 The agents trust each other over mutual TLS (one test CA; the source's
 certificate is a reader at both destinations). The pool "fr-pool" is one
 local directory that every host has as a pool, standing in for shared
@@ -57,6 +59,7 @@ for _p in (HERE, os.path.join(HERE, "..", "integration")):
         sys.path.append(_p)
 
 from libvirt_host import PrivateLibvirtHost, skip_reason  # noqa: E402
+from private_network import PrivateNetwork  # noqa: E402
 
 _reason = skip_reason()
 if _reason:
@@ -70,10 +73,17 @@ if not pki.available():
     print("SKIP: certtool (gnutls-bin) is not installed")
     sys.exit(77)
 
-# Loopback addresses of this file's own (test_hook uses .23/.24, test_snapshot .26).
-SOURCE_ADDRESS = "127.0.0.27"
-DEST_ADDRESS = "127.0.0.28"
-US_ADDRESS = "127.0.0.29"
+# Each host in a network namespace of its own (the recipe's full variant):
+# libvirt then sees the destination as a remote machine, as in production.
+_net_reason = PrivateNetwork.unavailable()
+if _net_reason:
+    print(f"SKIP: {_net_reason}")
+    sys.exit(77)
+NETWORK = PrivateNetwork("mig")
+SOURCE_OCTET, DEST_OCTET, US_OCTET = 27, 28, 29
+SOURCE_ADDRESS = NETWORK.address(SOURCE_OCTET)
+DEST_ADDRESS = NETWORK.address(DEST_OCTET)
+US_ADDRESS = NETWORK.address(US_OCTET)
 
 # Absolute: libvirtd runs the hook wrapper from its own working directory.
 HOOK_BIN = os.path.abspath(os.environ.get("SOVD_HOOK_BIN") or os.path.join(
@@ -91,21 +101,25 @@ SLOW_MEMORY_MIB = 2048
 SLOW_BANDWIDTH = 1
 
 
-def free_port(address):
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
+def free_port(address, netns):
+    """A port free on @address, asked inside its network namespace."""
+    out = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c",
+                          "import socket, sys\n"
+                          "s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])",
+                          address], capture_output=True, text=True, check=True, timeout=30)
+    return int(out.stdout)
 
 
-def start_listening(config, address, libvirt_uri="test:///default", workdir=None):
-    """A sovd on its Unix socket plus tcp:ADDRESS:PORT (a free port, retried
-    if taken meanwhile). Returns the started Sovd, with .port and .url."""
+def start_listening(config, address, netns, libvirt_uri="test:///default", workdir=None):
+    """A sovd in @netns on its Unix socket plus tcp:ADDRESS:PORT (a free
+    port, retried if taken meanwhile). Returns the started Sovd, with .port
+    and .url."""
     for attempt in range(5):
-        port = free_port(address)
+        port = free_port(address, netns)
         wd = workdir
         if wd is not None:
             os.makedirs(wd, exist_ok=True)
-        s = sovdtest.Sovd(libvirt_uri=libvirt_uri, config=config, workdir=wd,
+        s = sovdtest.Sovd(libvirt_uri=libvirt_uri, config=config, workdir=wd, netns=netns,
                           extra_args=["--listen", f"tcp:{address}:{port}"])
         try:
             s.start(timeout=60)
@@ -128,6 +142,10 @@ class MigrationTest(unittest.TestCase):
         t0 = time.monotonic()
         cls.tmp = tempfile.mkdtemp(prefix="sovd-e2e-mig-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        # Stopped last (cleanups run in reverse): the hosts and agents leave their namespaces first.
+        NETWORK.start()
+        cls.addClassCleanup(NETWORK.stop)
+        cls.netns = {o: NETWORK.add_host(o) for o in (SOURCE_OCTET, DEST_OCTET, US_OCTET)}
         # fr-pool: one directory every host has as a pool ("shared" storage);
         # fr-local, us-local: directories only the destination has as pools,
         # us-local tagged US.
@@ -153,9 +171,9 @@ class MigrationTest(unittest.TestCase):
         # starts: the hook wrapper names the socket in them.
         cls.dst_dir = os.path.join(cls.tmp, "sovd-dst")
         cls.us_dir = os.path.join(cls.tmp, "sovd-us")
-        cls.src = PrivateLibvirtHost("e2e-mig-src", SOURCE_ADDRESS)
-        cls.dst = PrivateLibvirtHost("e2e-mig-dst", DEST_ADDRESS)
-        cls.us = PrivateLibvirtHost("e2e-mig-us", US_ADDRESS)
+        cls.src = PrivateLibvirtHost("e2e-mig-src", SOURCE_ADDRESS, netns=cls.netns[SOURCE_OCTET])
+        cls.dst = PrivateLibvirtHost("e2e-mig-dst", DEST_ADDRESS, netns=cls.netns[DEST_OCTET])
+        cls.us = PrivateLibvirtHost("e2e-mig-us", US_ADDRESS, netns=cls.netns[US_OCTET])
         for host, sovd_dir in ((cls.dst, cls.dst_dir), (cls.us, cls.us_dir)):
             os.mkdir(sovd_dir)
             wrapper = os.path.join(cls.tmp, f"hook-{host.name}")
@@ -186,23 +204,24 @@ class MigrationTest(unittest.TestCase):
                            "us-local": {"tags": dict(US_TAGS)}},
             tls=agent_tls(dst_cert, dst_key, roles=reader),
             migration_uri=cls.dst.tcp_uri, migration_data_uri=f"tcp://{DEST_ADDRESS}"),
-            DEST_ADDRESS, libvirt_uri=cls.dst.uri, workdir=cls.dst_dir)
+            DEST_ADDRESS, cls.netns[DEST_OCTET], libvirt_uri=cls.dst.uri, workdir=cls.dst_dir)
         cls.addClassCleanup(cls.dst_sovd.cleanup)
         cls.us_sovd = start_listening(sovdtest.demo_config(
             host_tags=US_TAGS,
             storage_pools={"fr-pool": {"tags": dict(FR_TAGS)}},
             tls=agent_tls(us_cert, us_key, roles=reader),
             migration_uri=cls.us.tcp_uri, migration_data_uri=f"tcp://{US_ADDRESS}"),
-            US_ADDRESS, libvirt_uri=cls.us.uri, workdir=cls.us_dir)
+            US_ADDRESS, cls.netns[US_OCTET], libvirt_uri=cls.us.uri, workdir=cls.us_dir)
         cls.addClassCleanup(cls.us_sovd.cleanup)
         # French and trusted, but no migration_uri: a peer that takes no migrations.
         cls.aux_sovd = start_listening(sovdtest.demo_config(
-            host_tags=FR_DEST_TAGS, tls=agent_tls(aux_cert, aux_key, roles=reader)), SOURCE_ADDRESS)
+            host_tags=FR_DEST_TAGS, tls=agent_tls(aux_cert, aux_key, roles=reader)), SOURCE_ADDRESS,
+            cls.netns[SOURCE_OCTET])
         cls.addClassCleanup(cls.aux_sovd.cleanup)
         # The right name, a certificate from another CA.
         cls.imp_sovd = start_listening(sovdtest.demo_config(
             host_tags=FR_DEST_TAGS, migration_uri=cls.dst.tcp_uri,
-            tls=agent_tls(imp_cert, imp_key, ca_=other, roles=reader)), SOURCE_ADDRESS)
+            tls=agent_tls(imp_cert, imp_key, ca_=other, roles=reader)), SOURCE_ADDRESS, cls.netns[SOURCE_OCTET])
         cls.addClassCleanup(cls.imp_sovd.cleanup)
 
         peers = {
@@ -211,7 +230,8 @@ class MigrationTest(unittest.TestCase):
             "fr-nouri": {"url": cls.aux_sovd.url, "subject": "agent-aux.example"},
             "impostor": {"url": cls.imp_sovd.url, "subject": "agent-dst.example"},
             "wrong-name": {"url": cls.dst_sovd.url, "subject": "agent-other.example"},
-            "down": {"url": f"https://{DEST_ADDRESS}:{free_port(DEST_ADDRESS)}", "subject": "agent-dst.example"},
+            "down": {"url": f"https://{DEST_ADDRESS}:{free_port(DEST_ADDRESS, cls.netns[DEST_OCTET])}",
+                     "subject": "agent-dst.example"},
         }
         cls.src_sovd = sovdtest.Sovd(libvirt_uri=cls.src.uri, config=sovdtest.demo_config(
             storage_pools={"fr-pool": {"tags": dict(FR_TAGS)}},
@@ -219,7 +239,7 @@ class MigrationTest(unittest.TestCase):
             migration_uri=cls.src.tcp_uri, migration_data_uri=f"tcp://{SOURCE_ADDRESS}",
             # fr-pool is one local directory that all hosts see: shared, but
             # libvirt cannot tell (it refuses without VIR_MIGRATE_UNSAFE).
-            migration_shared_storage=True))
+            migration_shared_storage=True), netns=cls.netns[SOURCE_OCTET])
         cls.addClassCleanup(cls.src_sovd.cleanup)
         cls.src_sovd.start(timeout=60)
         print(f"\n  setup {time.monotonic() - t0:.1f}s ({cls.domain_type})", file=sys.stderr)
@@ -378,6 +398,13 @@ class MigrationTest(unittest.TestCase):
         peers = {p["name"]: p for p in self.expect(self.src_sovd.get("/v1/peers"), 200)["peers"]}
         self.assertTrue(peers["fr-site"]["reachable"], peers["fr-site"])
         self.assertTrue(peers["us-site"]["reachable"], peers["us-site"])
+        # Each host and its agent in a network namespace of its own, none the test's.
+        def net(pid):
+            return os.readlink(f"/proc/{pid}/ns/net")
+        hosts = [(h.libvirtd_pid, a.proc.pid) for h, a in ((self.src, self.src_sovd), (self.dst, self.dst_sovd),
+                                                           (self.us, self.us_sovd))]
+        self.assertEqual([net(lv) for lv, _ in hosts], [net(agent) for _, agent in hosts])
+        self.assertEqual(len({net(lv) for lv, _ in hosts} | {net(os.getpid())}), 4, hosts)
 
     def test_live_fr_to_fr(self):
         vm = self.create_vm("mig-live")

@@ -51,7 +51,7 @@ class Sovd:
     """One sovd process with a private socket, state directory and config."""
 
     def __init__(self, libvirt_uri="test:///default", config=None, extra_args=None,
-                 workdir=None, env=None):
+                 workdir=None, env=None, netns=None):
         self.tmp = workdir or tempfile.mkdtemp(prefix="sovd-test-")
         self.socket_path = os.path.join(self.tmp, "sovd.sock")
         self.state_dir = os.path.join(self.tmp, "state")
@@ -59,6 +59,7 @@ class Sovd:
         self.libvirt_uri = libvirt_uri
         self.extra_args = list(extra_args or [])
         self.env = dict(env or {})
+        self.netns = netns  # a network namespace (`ip netns`) to run in, for e2e hosts of their own
         self.proc = None
         self.notify_messages = []
         self.log_path = os.path.join(self.tmp, "sovd.log")
@@ -74,7 +75,8 @@ class Sovd:
                 json.dump(config, f)
 
     def argv(self):
-        argv = [SOVD_BIN]
+        # `ip netns exec` execs sovd: the pid stays sovd's, for signals.
+        argv = (["ip", "netns", "exec", self.netns] if self.netns else []) + [SOVD_BIN]
         if self.config_path:
             argv += ["--config", self.config_path]
         argv += ["--libvirt-uri", self.libvirt_uri,
