@@ -155,9 +155,14 @@ int check_uuid(struct api_request *req, struct sovd_err *err) {
         for (char *p = req->uuid; *p; p++)
                 if (*p >= 'A' && *p <= 'F')
                         *p = (char) (*p - 'A' + 'a');
-        if (!uuid_text_is_valid(req->uuid))
-                return err_set(err, -EINVAL, "'%s' is not a VM UUID (36 characters: 8-4-4-4-12 hex digits)",
-                               req->uuid[0] == '!' ? "(too long)" : req->uuid);
+        if (!uuid_text_is_valid(req->uuid)) {
+                /* The path's id names a VM, a job or a backup: say which was expected. */
+                const char *what = strncmp(req->url, "/v1/jobs/", 9) == 0      ? "job id"
+                                   : strncmp(req->url, "/v1/backups/", 12) == 0 ? "backup id"
+                                                                                : "VM UUID";
+                return err_set(err, -EINVAL, "'%s' is not a %s (36 characters: 8-4-4-4-12 hex digits)",
+                               req->uuid[0] == '!' ? "(too long)" : req->uuid, what);
+        }
         return 0;
 }
 

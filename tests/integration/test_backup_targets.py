@@ -294,6 +294,9 @@ class PlantedTargetTest(unittest.TestCase):
     def test_verify_and_restore_of_a_backup_nowhere(self):
         bid = new_id()
         self.problem(self.sovd.post(f"/v1/backups/{bid}/verify"), 404)
+        # A malformed id is named for what it should be.
+        self.assertIn("'zz' is not a backup id", self.problem(self.sovd.post("/v1/backups/zz/verify"), 400))
+        self.assertIn("'zz' is not a job id", self.problem(self.sovd.get("/v1/jobs/zz"), 400))
         self.problem(self.sovd.post(f"/v1/backups/{bid}/restore", {"name": "nowhere"}), 404)
         self.problem(self.sovd.post(f"/v1/backups/{bid}/restore", {"in_place": True}), 404)
 
