@@ -39,13 +39,13 @@ import sys
 import tempfile
 import time
 import unittest
-import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 for _p in (HERE, os.path.join(HERE, "..", "integration")):
     if _p not in sys.path:
         sys.path.append(_p)
 
+from guest_disk import GIB, MIB, GuestDiskMixin  # noqa: E402
 from libvirt_host import PrivateLibvirtHost, skip_reason  # noqa: E402
 
 _reason = skip_reason()
@@ -59,8 +59,6 @@ import sovdtest  # noqa: E402
 HOST_ADDRESS = "127.0.0.25"
 HOOK_BIN = os.path.abspath(os.environ.get("SOVD_HOOK_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "sovd-hook"))
-MIB = 1024 ** 2
-GIB = 1024 ** 3
 US_PLACE_TAGS = {"jurisdiction": "US", "region": "US-VA", "site": "iad-1",
                  "operator": "Example Inc", "operator_jurisdiction": "US"}
 # Targets: name -> extra settings. fr-* satisfy fr-sovereign's backup rule
@@ -89,7 +87,7 @@ def tree(path):
     return sorted(out)
 
 
-class BackupTest(unittest.TestCase):
+class BackupTest(GuestDiskMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sovd-e2e-backup-")
@@ -175,29 +173,6 @@ class BackupTest(unittest.TestCase):
         self.sovd.post(f"/v1/vms/{uuid}/stop")
         self.sovd.delete(f"/v1/vms/{uuid}?delete_storage=true")
 
-    def monitor(self, dom, command):
-        return self.host.virsh("qemu-monitor-command", dom, "--hmp", command, timeout=120)
-
-    def node_name(self, dom, path):
-        """The qdev path of the virtio-blk device backed by @path, for
-        `qemu-io -d`. The format node itself cannot be written to: the
-        guest's device holds it without sharing write permission."""
-        xml = ET.fromstring(self.host.virsh("dumpxml", dom))
-        for disk in xml.findall("devices/disk"):
-            source = disk.find("source")
-            if source is not None and source.get("file") == path:
-                self.assertEqual(disk.find("target").get("bus"), "virtio")
-                return f"/machine/peripheral/{disk.find('alias').get('name')}/virtio-backend"
-        self.fail(f"domain {dom} has no disk {path}")
-
-    def write_pattern(self, dom, device, byte, offset, length):
-        """Writes @length bytes of @byte at @offset of the guest's disk, from
-        inside QEMU, under the running guest."""
-        out = self.monitor(dom, f'qemu-io -d {device} "write -P {byte:#04x} {offset} {length}"')
-        # qemu-io's report goes to QEMU's stdout; errors come back here, with
-        # virsh exiting 0. The restores below check the bytes themselves.
-        self.assertEqual(out, "", f"qemu-io write on {dom}: {out}")
-
     def backup(self, uuid, target, mode="full"):
         """POSTs a backup; returns the 202's job."""
         r = self.sovd.post(f"/v1/vms/{uuid}/backups", {"target": target, "mode": mode})
@@ -253,49 +228,6 @@ class BackupTest(unittest.TestCase):
         self.assertEqual(job["state"], "succeeded", f"{job}\n" + self.diag())
         self.assertEqual((job["result"]["vm"], job["result"]["name"]), (job["vm"], name), job)
         return job, self.expect(self.sovd.get(f"/v1/vms/{job['vm']}"), 200)
-
-    def to_raw(self, path):
-        raw = os.path.join(self.tmp, os.path.basename(path) + ".raw")
-        subprocess.run(["qemu-img", "convert", "-U", "-O", "raw", path, raw], check=True,
-                       capture_output=True, timeout=120)
-        self.addCleanup(lambda: os.path.exists(raw) and os.unlink(raw))
-        return raw
-
-    def assert_image(self, raw, size, writes):
-        """The raw image @raw holds exactly @writes ((offset, length, byte)...)
-        and zeros everywhere else, checked byte for byte. Each written range is
-        read; elsewhere only the data extents (SEEK_DATA) can hold non-zeros."""
-        def expected(start, length):
-            buf = bytearray(length)
-            for off, n, byte in writes:
-                lo, hi = max(off, start), min(off + n, start + length)
-                if lo < hi:
-                    buf[lo - start:hi - start] = bytes([byte]) * (hi - lo)
-            return bytes(buf)
-
-        self.assertEqual(os.path.getsize(raw), size)
-        with open(raw, "rb") as f:
-            for off, n, byte in writes:
-                f.seek(off)
-                got = f.read(n)
-                self.assertTrue(got == bytes([byte]) * n,
-                                f"{raw}: bytes {off}..{off + n} are not all {byte:#04x}")
-            fd, pos = f.fileno(), 0
-            while pos < size:
-                try:
-                    start = os.lseek(fd, pos, os.SEEK_DATA)
-                except OSError:
-                    break  # ENXIO: only a hole is left
-                end = os.lseek(fd, start, os.SEEK_HOLE)
-                for chunk in range(start, end, 4 * MIB):
-                    n = min(4 * MIB, end - chunk)
-                    f.seek(chunk)
-                    got = f.read(n)
-                    if got != expected(chunk, n):
-                        bad = next(i for i, (a, b) in enumerate(zip(got, expected(chunk, n))) if a != b)
-                        self.fail(f"{raw}: byte {chunk + bad} is {got[bad]:#04x}, expected "
-                                  f"{expected(chunk + bad, 1)[0]:#04x}")
-                pos = end
 
     def audit_records(self, vm_uuid):
         records, cursor = [], None

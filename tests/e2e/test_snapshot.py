@@ -9,6 +9,8 @@ pool) and us-pool (tagged US, refused by fr-sovereign's snapshot rule):
   - a snapshot into us-pool is refused (403 with the decision) and writes
     nothing, neither a file nor a libvirt snapshot;
   - a full snapshot (memory) is a job that succeeds, the guest still running;
+  - an internal snapshot (a job: the memory too), reverted: the disk holds
+    what it held then; deleted: gone from libvirt and from the image;
   - a snapshot made with virsh behind sovd's back is listed as unmanaged,
     judged against the policy, and recorded as drift.
 Exits 77 (skipped) where e2e cannot run: see libvirt_host.skip_reason().
@@ -32,6 +34,7 @@ for _p in (HERE, os.path.join(HERE, "..", "integration")):
     if _p not in sys.path:
         sys.path.append(_p)
 
+from guest_disk import GIB, MIB, GuestDiskMixin  # noqa: E402
 from libvirt_host import PrivateLibvirtHost, skip_reason  # noqa: E402
 
 _reason = skip_reason()
@@ -50,7 +53,7 @@ POOL_TAGS = {"fr-pool": sovdtest.FR_PLACE_TAGS, "fr-snap": sovdtest.FR_PLACE_TAG
 ACTIVE = ("queued", "running")
 
 
-class SnapshotTest(unittest.TestCase):
+class SnapshotTest(GuestDiskMixin, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sovd-e2e-snapshot-")
@@ -237,6 +240,43 @@ class SnapshotTest(unittest.TestCase):
         self.assertEqual(self.expect(self.sovd.get(f"/v1/vms/{uuid}"), 200)["state"], "running")
         ends = [x for x in self.audit_records(uuid) if x["kind"] == "operation" and x.get("job") == job["id"]]
         self.assertEqual([x["outcome"] for x in ends], ["succeeded"], ends)
+
+    def test_internal_snapshot_revert_and_delete(self):
+        """Internal snapshots keep disk and memory inside the qcow2: a revert
+        brings the disk back to what it held, a delete removes the snapshot
+        from libvirt and from the image."""
+        vm = self.create_vm("snap-int")
+        uuid, name, path = vm["uuid"], vm["name"], vm["disks"][0]["path"]
+        node = self.node_name(name, path)
+        self.write_pattern(name, node, 0x3c, 2 * MIB, MIB)
+        # A running VM's internal snapshot saves its memory too: a job.
+        job = self.expect(self.sovd.post(f"/v1/vms/{uuid}/snapshots", {"name": "i1", "kind": "internal"}), 202)
+        job = self.wait_job(job["id"])
+        self.assertEqual(job["state"], "succeeded", f"{job}\n" + self.diag())
+        s = self.snapshots(uuid)["i1"]
+        self.assertEqual((s["kind"], s["managed"]), ("internal", True), s)
+        self.assertEqual(s["compliance"]["status"], "compliant", s)
+        # Overwrite what was saved, and write something new.
+        self.write_pattern(name, node, 0xc3, 2 * MIB, MIB)
+        self.write_pattern(name, node, 0xee, 16 * MIB, MIB)
+
+        after = self.expect(self.sovd.post(f"/v1/vms/{uuid}/snapshots/i1/revert"), 200)
+        self.assertEqual(after["state"], "running", after)
+        self.assertEqual(self.host.virsh("domstate", name), "running")
+        decisions = [x for x in self.audit_records(uuid) if x["kind"] == "decision" and x["operation"] == "revert"]
+        self.assertEqual([d["decision"]["outcome"] for d in decisions], ["allow"], decisions)
+        # The disk holds what it held at the snapshot, nothing written since.
+        self.expect(self.sovd.post(f"/v1/vms/{uuid}/stop"), 200)
+        self.assert_image(self.to_raw(path), GIB, [(2 * MIB, MIB, 0x3c)])
+
+        r = self.sovd.delete(f"/v1/vms/{uuid}/snapshots/i1")
+        self.assertEqual(r.status, 204, self.diag(r))
+        self.assertEqual(self.snapshots(uuid), {})
+        self.assertEqual(self.host.virsh("snapshot-list", name, "--name"), "")
+        info = json.loads(subprocess.run(["qemu-img", "info", "-U", "--output=json", path], check=True,
+                                         capture_output=True, text=True, timeout=60).stdout)
+        self.assertEqual(info.get("snapshots", []), [], info)
+        self.assert_problem(self.sovd.delete(f"/v1/vms/{uuid}/snapshots/i1"), 404)
 
     def test_virsh_snapshot_is_drift(self):
         vm = self.create_vm("snap-drift")
