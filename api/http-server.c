@@ -603,7 +603,8 @@ static void dispatch_route(struct api_request *req, const struct api_route **ret
 
 struct record_ctx request_ctx(const struct api_request *req) {
         return (struct record_ctx){
-                .source = "api",
+                /* The hook's questions come through the API, but they are the hook's. */
+                .source = streq(req->url, "/v1/admission") ? "hook" : "api",
                 .request_id = req->request_id,
                 .caller = req->caller,
                 .role = role_to_string(req->role),

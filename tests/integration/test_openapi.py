@@ -799,6 +799,9 @@ class ConformanceTest(ConformanceBase):
                    f"a disk in no pool is admitted: {jd(r)}")
         self.check(d.get("decided_by") == {"kind": "storage", "place": "/nowhere/oa-hook.qcow2"},
                    f"decided_by {d.get('decided_by')!r}")
+        recs = jd(self.call("GET", "/v1/audit?decision=deny&limit=1000", 200, what="audit")).get("records") or []
+        mine = [x for x in recs if (x.get("decision") or {}).get("id") == d.get("id")]
+        self.check([x.get("source") for x in mine] == ["hook"], f"the hook's decision on record as {mine}")
         r = self.admit(domain_xml(fr), "migrate-in", what="bound, no disk, migrate-in")
         self.check(jd(r).get("allowed") is True
                    and (jd(r).get("decision") or {}).get("operation") == "migrate-in",
