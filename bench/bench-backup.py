@@ -39,6 +39,14 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
+def wait_job(sovd, job_id):
+    while True:
+        j = sovd.get(f"/v1/jobs/{job_id}").json
+        if j["state"] not in ("queued", "running"):
+            return j
+        time.sleep(0.01)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sovd", required=True)
@@ -108,6 +116,28 @@ def main():
             os.unlink(out)
             log(f"round {i + 1}: sovd {sovd_times[-1]:.3f} s, virsh {virsh_times[-1]:.3f} s")
 
+        # Verification of one kept backup: the verify job (read back, SHA-256,
+        # audit) against `sha256sum` of the same file, alternating.
+        r = sovd.post(f"/v1/vms/{vm['uuid']}/backups", {"target": "bench", "mode": "full"})
+        assert r.status == 202, r
+        j = wait_job(sovd, r.json["id"])
+        assert j["state"] == "succeeded", j
+        bid = j["result"]["backup"]
+        bfile = os.path.join(target_dir, vm["uuid"], bid, "vda.qcow2")
+        bsize = os.path.getsize(bfile)
+        verify_times, sum_times = [], []
+        for i in range(args.rounds):
+            t0 = time.monotonic()
+            r = sovd.post(f"/v1/backups/{bid}/verify")
+            assert r.status == 202, r
+            j = wait_job(sovd, r.json["id"])
+            verify_times.append(time.monotonic() - t0)
+            assert j["state"] == "succeeded" and j["result"]["ok"], j
+            t0 = time.monotonic()
+            subprocess.run(["sha256sum", bfile], check=True, capture_output=True)
+            sum_times.append(time.monotonic() - t0)
+            log(f"verify round {i + 1}: sovd {verify_times[-1]:.3f} s, sha256sum {sum_times[-1]:.3f} s")
+
         ms = statistics.median(sovd_times)
         mv = statistics.median(virsh_times)
         print(f"| backup of a {args.size_gib} GiB disk ({size / 2**20:.0f} MiB allocated), median of {args.rounds} | seconds | MiB/s |")
@@ -115,6 +145,12 @@ def main():
         print(f"| raw `virsh backup-begin` + poll domjobinfo | {mv:.3f} | {size / 2**20 / mv:.0f} |")
         print(f"| sovd POST /backups + poll job (incl. SHA-256, manifest, audit) | {ms:.3f} | {size / 2**20 / ms:.0f} |")
         print(f"| sovd over virsh | {100 * (ms - mv) / mv:+.1f} % | |")
+        mvf, msum = statistics.median(verify_times), statistics.median(sum_times)
+        print()
+        print(f"| verification of that backup ({bsize / 2**20:.0f} MiB file, in the page cache), median of {args.rounds} | seconds | MiB/s |")
+        print("| --- | --- | --- |")
+        print(f"| `sha256sum` (coreutils) | {msum:.3f} | {bsize / 2**20 / msum:.0f} |")
+        print(f"| sovd POST /backups/{{id}}/verify + poll job | {mvf:.3f} | {bsize / 2**20 / mvf:.0f} |")
         return 0
     finally:
         if sovd:
