@@ -125,6 +125,7 @@ char *vm_summary_serialize(const struct vm_view *v);
 /* Handlers (handlers-*.c). */
 int handle_healthz(struct api_request *req, struct sovd_err *err);
 int handle_readyz(struct api_request *req, struct sovd_err *err);
+int handle_metrics(struct api_request *req, struct sovd_err *err);
 int handle_host(struct api_request *req, struct sovd_err *err);
 int handle_vm_list(struct api_request *req, struct sovd_err *err);
 int handle_vm_create(struct api_request *req, struct sovd_err *err);

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "api-private.h"
+#include "sovd/admission.h"
+#include "sovd/jobs.h"
 #include "sovd/json-util.h"
+#include "sovd/metrics.h"
+#include "sovd/policy-store.h"
+#include "sovd/recorder.h"
 #include "sovd/tags.h"
 #include "sovd/time-util.h"
 #include "sovd/version.h"
 #include "sovd/virt-conn.h"
+#include "sovd/vm-index.h"
 
 int handle_healthz(struct api_request *req, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -24,6 +30,63 @@ int handle_readyz(struct api_request *req, struct sovd_err *err) {
         if (!o || json_add_string(o, "status", "ready") < 0)
                 return -ENOMEM;
         return reply_json(req, 200, o);
+}
+
+/*
+ * Prometheus text format, from what sovd already holds in memory (the VM
+ * index, the job table, counters): a scrape every few seconds never reaches
+ * libvirt or the disk.
+ */
+int handle_metrics(struct api_request *req, struct sovd_err *err) {
+        _cleanup_strbuf_ struct strbuf out = {};
+        size_t vms[_VM_STATE_MAX], managed = 0;
+        const char *kinds[16];
+        size_t n_kinds = jobs_kind_names(kinds, ELEMENTSOF(kinds));
+        struct policy_set *policies = admission_policies();
+        struct audit_log *log = recorder_log();
+        struct virt_status st;
+        bool listed;
+
+        virt_get_status(&st);
+        metrics_render_header(&out, "sovd_build_info", "gauge", "The running sovd's version.");
+        strbuf_appendf(&out, "sovd_build_info{version=\"%s\"} 1\n", SOVD_VERSION);
+        metrics_render_header(&out, "sovd_libvirt_connected", "gauge", "1 while sovd holds a libvirt connection.");
+        strbuf_appendf(&out, "sovd_libvirt_connected %d\n", st.connected ? 1 : 0);
+
+        /* No VM figures while the index is not valid (libvirt away): absent, not zero. */
+        listed = vm_index_count(vms, &managed) >= 0;
+        metrics_render_header(&out, "sovd_vms", "gauge", "Domains on this host, by state.");
+        for (int i = 0; listed && i < _VM_STATE_MAX; i++)
+                strbuf_appendf(&out, "sovd_vms{state=\"%s\"} %zu\n", vm_state_to_string((enum vm_state) i), vms[i]);
+        metrics_render_header(&out, "sovd_vms_managed", "gauge", "Domains bound to a sovd policy.");
+        if (listed)
+                strbuf_appendf(&out, "sovd_vms_managed %zu\n", managed);
+
+        metrics_render_header(&out, "sovd_jobs", "gauge", "Jobs kept (the last 30 days), by kind and state.");
+        for (size_t k = 0; k < n_kinds; k++)
+                for (int s = 0; s < _JOB_STATE_MAX; s++)
+                        strbuf_appendf(&out, "sovd_jobs{kind=\"%s\",state=\"%s\"} %zu\n", kinds[k],
+                                       job_state_to_string((enum job_state) s), jobs_count(kinds[k], (enum job_state) s));
+
+        metrics_render_header(&out, "sovd_policies_loaded", "gauge", "Policies in the set in force.");
+        strbuf_appendf(&out, "sovd_policies_loaded %zu\n", policies ? policies->n_policies : 0);
+        policy_set_unref(policies);
+        if (log) {
+                uint64_t seq = 0;
+                char hash[AUDIT_HASH_LEN];
+                audit_get_head(log, &seq, hash);
+                metrics_render_header(&out, "sovd_audit_records", "gauge",
+                                      "Sequence number of the last record in the audit log.");
+                strbuf_appendf(&out, "sovd_audit_records %" PRIu64 "\n", seq);
+        }
+        metrics_render_counters(&out);
+        if (out.oom)
+                return -ENOMEM;
+        api_reply_done(&req->reply);
+        req->reply.status = 200;
+        req->reply.body = strbuf_steal(&out);
+        req->reply.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return req->reply.body ? 0 : -ENOMEM;
 }
 
 /*

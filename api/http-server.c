@@ -15,6 +15,7 @@
 #include "sovd/fileio.h"
 #include "sovd/json-util.h"
 #include "sovd/log.h"
+#include "sovd/metrics.h"
 #include "sovd/names.h"
 #include "sovd/ratelimit.h"
 #include "sovd/recorder.h"
@@ -49,6 +50,7 @@ static size_t n_daemons;
 static struct ratelimit *refusal_records;
 
 int api_init(struct config *config, struct idempotency_store *idem) {
+        metrics_init();
         refusal_records = ratelimit_new(REFUSAL_RECORD_CALLERS, REFUSAL_RECORD_BURST, REFUSAL_RECORD_PER_SEC);
         if (!refusal_records)
                 return -ENOMEM;
@@ -691,6 +693,7 @@ static void record_request(struct api_request *req, const struct api_route *rout
                 uint64_t missed = 0;
 
                 if (!ratelimit_take(refusal_records, who, now_monotonic_usec(), &missed)) {
+                        metrics_count_refusals_not_recorded(1);
                         if (missed == 1)
                                 log_emit(LOG_WARNING, LOG_FIELDS({ "SOVD_REQUEST_ID", req->request_id }),
                                          "refused calls of %s come faster than %d a second: counted, not recorded "
@@ -723,6 +726,7 @@ static enum MHD_Result send_reply(struct api_request *req) {
         enum MHD_Result ret;
         if (req->reply.status == 0)
                 reply_problem(req, -EIO, "handler produced no answer");
+        metrics_count_request(req->reply.status);
         if (req->reply.body) {
                 /* Handed over, not copied: a VM listing can be hundreds of KiB. */
                 char *body = req->reply.body;

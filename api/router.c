@@ -14,6 +14,7 @@ static const char *const audit_list_query[] = { "since", "vm", "decision", "limi
 const struct api_route api_routes[] = {
         { "GET", "/healthz", handle_healthz, ROLE_NONE, NULL, false },
         { "GET", "/readyz", handle_readyz, ROLE_NONE, NULL, false },
+        { "GET", "/metrics", handle_metrics, ROLE_READER, NULL, false },
         { "GET", "/v1/host", handle_host, ROLE_READER, NULL, false },
         { "GET", "/v1/vms", handle_vm_list, ROLE_READER, vm_list_query, false },
         { "POST", "/v1/vms", handle_vm_create, ROLE_OPERATOR, NULL, true },

@@ -781,3 +781,22 @@ int jobs_cancel(const char *id, struct sovd_err *err) {
         }
         return -EINVAL;
 }
+
+size_t jobs_kind_names(const char **names, size_t max) {
+        size_t n = 0;
+
+        for (const struct job_kind *const *k = job_kinds; k && *k && n < max; k++)
+                names[n++] = (*k)->name;
+        return n;
+}
+
+size_t jobs_count(const char *kind, enum job_state state) {
+        size_t n = 0;
+
+        pthread_mutex_lock(&jobs_lock);
+        for (const struct job *j = jobs; j; j = j->next)
+                if (j->state == state && (!kind || streq(j->kind_name, kind)))
+                        n++;
+        pthread_mutex_unlock(&jobs_lock);
+        return n;
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "sovd/json-util.h"
+#include "sovd/metrics.h"
 #include "sovd/recorder.h"
 
 static struct audit_log *audit; /* set once by main before threads use it, cleared after they stop */
@@ -47,9 +48,14 @@ static int append(struct json_object *o, struct sovd_err *err) {
 int record_decision(const struct record_ctx *ctx, const struct decision *d, struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = record_new("decision", ctx);
 
+        int r;
+
         if (!o || json_add_string(o, "operation", d->operation) < 0 || json_add(o, "decision", decision_to_json(d)) < 0)
                 return -ENOMEM;
-        return append(o, err);
+        r = append(o, err);
+        if (r >= 0)
+                metrics_count_decision(d->allowed, d->would_deny);
+        return r;
 }
 
 int record_call(const struct record_ctx *ctx, const char *method, const char *path, int status, const char *detail,
@@ -86,8 +92,13 @@ int record_drift(const struct record_ctx *ctx, const char *event, const char *de
                  struct sovd_err *err) {
         _cleanup_json_ struct json_object *o = record_new("drift", ctx);
 
+        int r;
+
         if (!o || json_add_string(o, "event", event) < 0 || json_add_string(o, "detail", detail) < 0 ||
             add_members(o, extra) < 0)
                 return -ENOMEM;
-        return append(o, err);
+        r = append(o, err);
+        if (r >= 0)
+                metrics_count_drift();
+        return r;
 }

@@ -219,3 +219,27 @@ int vm_index_list(const struct vm_filter *f, struct strbuf *out) {
         pthread_rwlock_unlock(&index_lock);
         return out->oom ? -ENOMEM : 0;
 }
+
+int vm_index_count(size_t counts[static _VM_STATE_MAX], size_t *ret_managed) {
+        size_t managed = 0;
+
+        for (size_t i = 0; i < _VM_STATE_MAX; i++)
+                counts[i] = 0;
+        pthread_rwlock_rdlock(&index_lock);
+        if (!valid) {
+                pthread_rwlock_unlock(&index_lock);
+                return -EAGAIN;
+        }
+        for (size_t i = 0; i < n_entries; i++) {
+                const struct entry *e = &entries[i];
+                if (e->removed)
+                        continue;
+                if (e->state < _VM_STATE_MAX)
+                        counts[e->state]++;
+                if (e->tenant)
+                        managed++;
+        }
+        pthread_rwlock_unlock(&index_lock);
+        *ret_managed = managed;
+        return 0;
+}

@@ -133,6 +133,11 @@ bool jobs_vm_has_active(const char *vm, const char *kind);
 /* One job as JSON: id, kind, vm, state, progress, error, result, request_id, timestamps. -ENOENT. */
 int jobs_get(const char *id, struct json_object **ret, struct sovd_err *err);
 
+/* The names of the registered kinds (at most @max); how many. */
+size_t jobs_kind_names(const char **names, size_t max);
+/* How many jobs of @kind (NULL: any) are in @state (kept jobs: the last 30 days). */
+size_t jobs_count(const char *kind, enum job_state state);
+
 /* Jobs matching @vm (NULL: any) and @state (-1: any), oldest first. */
 int jobs_list(const char *vm, int state, struct json_object **ret);
 

@@ -45,3 +45,6 @@ void vm_index_refresh(const char *uuid);
  * to @out. Returns -EAGAIN when the index is not valid (not synced yet).
  */
 int vm_index_list(const struct vm_filter *f, struct strbuf *out);
+
+/* The listed VMs by state, and how many of them sovd manages; -EAGAIN while the index is not valid. */
+int vm_index_count(size_t counts[static _VM_STATE_MAX], size_t *ret_managed);

@@ -271,11 +271,19 @@ class Spec:
             msgs.append(f"Content-Type {ctype!r} is not one openapi.yaml declares "
                         f"({', '.join(content)})")
             return msgs
-        try:
-            instance = json.loads(body)
-        except ValueError as e:
-            msgs.append(f"body is not JSON ({e}): {body[:200]!r}")
-            return msgs
+        if not mt.endswith("json"):
+            # Text (GET /metrics): the schema is a string; it must at least be UTF-8.
+            try:
+                instance = body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                msgs.append(f"body is not UTF-8 text ({e})")
+                return msgs
+        else:
+            try:
+                instance = json.loads(body)
+            except ValueError as e:
+                msgs.append(f"body is not JSON ({e}): {body[:200]!r}")
+                return msgs
         schema = content[mt].get("schema")
         if schema is not None:
             msgs += [f"body {m}" for m in self.schema_errors(schema, instance)]

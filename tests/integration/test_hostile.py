@@ -116,8 +116,8 @@ class HostileBytesTest(unittest.TestCase):
                                      ("GET", f"/v1/vms/{vm}/snapshots/a%00b", "a%00b"),
                                      ("GET", "/v1/jobs?state=queued%00", "state"),
                                      ("GET", f"/v1/jobs?vm={vm}%00", "vm"),
-                                     ("GET", f"/v1/backups/{vm}%00", "UUID"),
-                                     ("DELETE", f"/v1/jobs/{vm}%00", "UUID")):
+                                     ("GET", f"/v1/backups/{vm}%00", "not a backup id"),
+                                     ("DELETE", f"/v1/jobs/{vm}%00", "not a job id")):
             with self.subTest(path=path):
                 status, _, body = raw_request(self.sovd, (
                     f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"

@@ -1218,7 +1218,7 @@ class ForbiddenTest(ConformanceBase):
     def test_unmapped_uid(self):
         s = self.serve()
         for path in ("/v1/host", "/v1/vms", f"/v1/vms/{TEST_DOMAIN_UUID}", "/v1/policies",
-                     "/v1/policies/fr-sovereign", "/v1/storage-pools", "/v1/backup-targets"):
+                     "/v1/policies/fr-sovereign", "/v1/storage-pools", "/v1/backup-targets", "/metrics"):
             self.expect(s, "GET", path, 403, problem="forbidden")
         self.expect(s, "POST", "/v1/policies/evaluate", 403, problem="forbidden",
                     body={"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}})
@@ -1228,7 +1228,7 @@ class ForbiddenTest(ConformanceBase):
     def test_reader(self):
         s = self.serve(unix_roles={"nogroup": "reader"})
         for path in ("/v1/policies", "/v1/policies/fr-sovereign", "/v1/storage-pools",
-                     "/v1/backup-targets"):
+                     "/v1/backup-targets", "/metrics"):
             self.expect(s, "GET", path, 200, who="reader")
         self.expect(s, "POST", "/v1/policies/evaluate", 200, who="reader",
                     body={"policy": "fr-sovereign", "kind": "compute", "place": {"type": "host"}})
