@@ -182,6 +182,16 @@ class Sovd:
         conn.close()
         return resp
 
+    def wait_job(self, job_id, timeout=60):
+        """The job once it has ended (GET /v1/jobs/{id} every 50 ms); AssertionError after @timeout s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            j = self.get(f"/v1/jobs/{job_id}").json
+            if j["state"] not in ("queued", "running"):
+                return j
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} did not end in {timeout} s")
+
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 

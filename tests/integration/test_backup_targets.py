@@ -131,13 +131,7 @@ class PlantedTargetTest(unittest.TestCase):
         return job
 
     def wait_job(self, job_id, timeout=60):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            j = self.sovd.get(f"/v1/jobs/{job_id}").json
-            if j["state"] not in ("queued", "running"):
-                return j
-            time.sleep(0.05)
-        self.fail(f"job {job_id} did not end")
+        return self.sovd.wait_job(job_id, timeout)
 
     def vm_names(self):
         return {v["name"] for v in self.sovd.get("/v1/vms").json["vms"]}

@@ -63,13 +63,7 @@ class MetricsTest(unittest.TestCase):
         return samples
 
     def wait_job(self, job_id, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            j = self.sovd.get(f"/v1/jobs/{job_id}").json
-            if j["state"] not in ("queued", "running"):
-                return j
-            time.sleep(0.05)
-        self.fail(f"job {job_id} did not end")
+        return self.sovd.wait_job(job_id, timeout)
 
     def test_form_and_fixed_figures(self):
         m = self.scrape()
