@@ -614,12 +614,18 @@ static int verify_chain(const char *id, struct job *j, struct json_object **ret,
         bool ok = true;
         int r;
 
-        if (!o || !disks || !chain || json_add(o, "disks", disks) < 0 || json_add(o, "chain", chain) < 0 ||
-            json_add_string(o, "backup", id) < 0) {
+        if (!o || !disks || !chain) {
                 json_object_put(disks);
                 json_object_put(chain);
                 return -ENOMEM;
         }
+        /* json_add() owns what it is given, added or not. */
+        if (json_add(o, "disks", disks) < 0) {
+                json_object_put(chain);
+                return -ENOMEM;
+        }
+        if (json_add(o, "chain", chain) < 0 || json_add_string(o, "backup", id) < 0)
+                return -ENOMEM;
         r = find_backup(id, &f, err);
         if (r < 0)
                 return r;
@@ -635,7 +641,7 @@ static int verify_chain(const char *id, struct job *j, struct json_object **ret,
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 struct json_object *md = mget(ms[i], "disks");
                 const char *bid = mstr(ms[i], "id");
-                (void) json_object_array_add(chain, json_new_string(bid));
+                (void) json_object_array_add(chain, bid ? json_new_string(bid) : NULL);
                 for (size_t k = 0; r >= 0 && k < json_object_array_length(md); k++) {
                         struct json_object *d = json_object_array_get_idx(md, k), *e = json_object_new_object();
                         const char *file = mstr(d, "file"), *expected = mstr(d, "sha256");
