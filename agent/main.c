@@ -96,8 +96,9 @@ static void on_libvirt_state(bool connected, const char *reason, void *userdata)
 static void on_domain_event(const char *uuid, const char *name, const char *event, void *userdata) {
         log_emit(LOG_DEBUG, LOG_FIELDS({ "SOVD_VM_UUID", uuid }, { "SOVD_EVENT", event }), "domain '%s' %s", name,
                  event);
-        vm_index_refresh(uuid);
+        /* Drift first: a client that sees the change in the listing finds it on record too. */
         drift_observe(uuid, name, event);
+        vm_index_refresh(uuid);
         snapshot_service_observe(uuid);
 }
 
