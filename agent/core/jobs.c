@@ -295,7 +295,7 @@ static struct job *next_runnable_locked(void) {
         for (struct job *o = jobs; o && !reader_running; o = o->next)
                 reader_running = o->state == JOB_RUNNING && is_reader(o);
         for (struct job *o = jobs; o; o = o->next)
-                if (o->state == JOB_QUEUED && o->ready && !(reader_running && is_reader(o)))
+                if (o->state == JOB_QUEUED && o->ready && !o->cancel_requested && !(reader_running && is_reader(o)))
                         return o;
         return NULL;
 }
@@ -738,6 +738,7 @@ int jobs_list(const char *vm, int state, struct json_object **ret) {
 int jobs_cancel(const char *id, struct sovd_err *err) {
         struct job *j;
         enum job_state s;
+        bool already;
         int r;
 
         pthread_mutex_lock(&jobs_lock);
@@ -747,20 +748,20 @@ int jobs_cancel(const char *id, struct sovd_err *err) {
                 return err_set(err, -ENOENT, "no job %s", id);
         }
         s = j->state;
-        if (s == JOB_QUEUED) {
-                j->state = JOB_CANCELLED;
-                j->finished = time(NULL);
-                free(j->error);
-                j->error = strdup("cancelled before it started");
-        } else if (s == JOB_RUNNING)
+        /* A queued job is skipped by the workers from here on; another DELETE of it meanwhile has nothing to do. */
+        already = s == JOB_QUEUED && j->cancel_requested;
+        if (s == JOB_QUEUED || s == JOB_RUNNING)
                 j->cancel_requested = true;
         pthread_mutex_unlock(&jobs_lock);
 
         switch (s) {
         case JOB_QUEUED:
-                r = persist(j);
+                if (already)
+                        return 0;
+                /* On record before anyone can see it cancelled, as the worker does for the jobs it ran. */
                 record_end(j, JOB_CANCELLED, "cancelled before it started");
-                return r;
+                set_state(j, JOB_CANCELLED, "cancelled before it started");
+                return persist(j);
         case JOB_RUNNING:
                 r = !j->kind || !j->kind->cancel
                             ? err_set(err, -EOPNOTSUPP, "a running %s job cannot be cancelled", j->kind_name)
