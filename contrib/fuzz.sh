@@ -8,7 +8,7 @@
 # reproducer (kept under build-fuzz/fuzz-artifacts/) and exits non-zero.
 #
 # Usage: contrib/fuzz.sh [TARGET...]     targets: vm-spec config binding policy
-#        snapshot-request backup-request restore-request
+#        snapshot-request backup-request restore-request domain-xml
 # A reproducer replays with: build-fuzz/tests/fuzz/fuzz-TARGET FILE
 # and, once fixed, belongs in tests/fuzz/corpus/TARGET/ as a seed.
 set -euo pipefail
@@ -19,7 +19,7 @@ build=build-fuzz
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
-    targets=(vm-spec config binding policy snapshot-request backup-request restore-request)
+    targets=(vm-spec config binding policy snapshot-request backup-request restore-request domain-xml)
 fi
 for t in "${targets[@]}"; do
     if [ ! -d "tests/fuzz/corpus/$t" ]; then
