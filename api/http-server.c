@@ -98,16 +98,22 @@ int api_bind_unix(const char *path, int *ret_fd, struct sovd_err *err) {
                 if (r < 0)
                         return err_set(err, r, "cannot create directory '%s': %s", dir, strerror(-r));
         }
-        /* Replace a stale socket from a previous run, never anything else. */
+        strcpy(sa.sun_path, path);
+        /* Replace a stale socket from a previous run, never anything else, nor one a live sovd serves. */
         if (lstat(path, &st) == 0) {
+                _cleanup_close_ int probe = -1;
+
                 if (!S_ISSOCK(st.st_mode))
                         return err_set(err, -EEXIST, "'%s' exists and is not a socket", path);
+                probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe >= 0 && connect(probe, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                        return err_set(err, -EADDRINUSE, "'%s' is already served by a running process (another sovd?)",
+                                       path);
                 (void) unlink(path);
         }
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return err_set(err, -errno, "cannot create socket: %m");
-        strcpy(sa.sun_path, path);
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                 return err_set(err, -errno, "cannot bind '%s': %m", path);
         /* Anyone may connect; the peer's uid and groups decide what they may do. */

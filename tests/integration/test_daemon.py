@@ -165,6 +165,31 @@ class NotifyTest(unittest.TestCase):
             s.cleanup()
 
 
+class SocketTakenTest(unittest.TestCase):
+    """A second sovd on a socket a running one serves is refused; a stale socket is replaced."""
+
+    def test_second_sovd_on_a_served_socket(self):
+        first = sovdtest.Sovd(config=sovdtest.demo_config()).start()
+        try:
+            state = tempfile.mkdtemp(prefix="sovd-second-")
+            self.addCleanup(shutil.rmtree, state, ignore_errors=True)
+            out = subprocess.run([sovdtest.SOVD_BIN, "--libvirt-uri", "test:///default",
+                                  "--listen", "unix:" + first.socket_path, "--state-dir", state],
+                                 capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(out.returncode, 0, out)
+            self.assertIn("already served by a running process", out.stderr)
+            # The first one keeps its socket and answers.
+            self.assertEqual(first.get("/healthz").status, 200)
+            # Killed without cleaning up, it leaves a stale socket: the next start replaces it.
+            first.proc.kill()
+            first.proc.wait(10)
+            self.assertTrue(os.path.exists(first.socket_path))
+            first.start()
+            self.assertEqual(first.get("/healthz").status, 200)
+        finally:
+            first.cleanup()
+
+
 class LibvirtDownTest(unittest.TestCase):
     """libvirt unreachable from the start: sovd still serves, answers 503 where libvirt is needed."""
 
