@@ -335,6 +335,20 @@ spice_listen = "{self.address}"
         shutil.copyfile(script_path, dest)
         os.chmod(dest, 0o755)
 
+    def install_sovd_hook(self, hook_bin, sovd_socket):
+        """Installs, as contrib/libvirt-hook-qemu does, a wrapper that runs
+        @hook_bin (sovd-hook, an absolute path: libvirtd runs hooks from its
+        own directory) against the sovd listening on @sovd_socket. Before
+        start(), as install_hook()."""
+        script = ("#!/bin/sh\n"
+                  f"exec {shlex.quote(hook_bin)} --socket {shlex.quote(sovd_socket)} --timeout-ms 5000 -- \"$@\"\n")
+        with tempfile.NamedTemporaryFile("w", suffix="-hook", delete=False) as f:
+            f.write(script)
+        try:
+            self.install_hook(f.name)
+        finally:
+            os.unlink(f.name)
+
     def _make_dirs(self):
         self.base = tempfile.mkdtemp(prefix=f"sovd-e2e-{self.name}-")
         for sub in PRIVATE_DIRS.values():

@@ -105,12 +105,6 @@ class BackupTest(GuestDiskMixin, unittest.TestCase):
         # libvirtd starts, sovd started after it).
         sovd_dir = os.path.join(cls.tmp, "sovd")
         os.mkdir(sovd_dir)
-        hook = os.path.join(cls.tmp, "hook-qemu")
-        with open(hook, "w") as f:
-            f.write("#!/bin/sh\n"
-                    f"exec {shlex.quote(HOOK_BIN)} --socket {shlex.quote(os.path.join(sovd_dir, 'sovd.sock'))}"
-                    " --timeout-ms 5000 -- \"$@\"\n")
-        os.chmod(hook, 0o755)
         # sovd's qemu-img (found on PATH): a convert waits while the gate file exists.
         cls.gate = os.path.join(cls.tmp, "qemu-img-gate")
         bindir = os.path.join(cls.tmp, "bin")
@@ -123,7 +117,7 @@ class BackupTest(GuestDiskMixin, unittest.TestCase):
         os.chmod(os.path.join(bindir, "qemu-img"), 0o755)
 
         cls.host = PrivateLibvirtHost("e2e-backup", HOST_ADDRESS)
-        cls.host.install_hook(hook)
+        cls.host.install_sovd_hook(HOOK_BIN, os.path.join(sovd_dir, "sovd.sock"))
         cls.host.start()
         cls.addClassCleanup(cls.host.stop)
         cls.host.define_dir_pool("fr-pool", cls.pool_dir)

@@ -19,7 +19,6 @@ Run from the source tree:
   PYTHONPATH=tests/integration:tests/e2e python3 tests/e2e/test_hook.py
 """
 import os
-import shlex
 import shutil
 import sys
 import tempfile
@@ -90,15 +89,8 @@ class HookTest(unittest.TestCase):
         # this test's sovd socket. sovd's directory is made first: the hook
         # must be installed before libvirtd starts, and sovd after it.
         sovd_dir = tempfile.mkdtemp(prefix="sovd-e2e-hook-sovd-")
-        wrapper = os.path.join(cls.tmp, "qemu")
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\n"
-                    f"exec {shlex.quote(HOOK_BIN)} --socket {shlex.quote(os.path.join(sovd_dir, 'sovd.sock'))}"
-                    " --timeout-ms 5000 -- \"$@\"\n")
-        os.chmod(wrapper, 0o755)
-
         cls.host = PrivateLibvirtHost("e2e-hook", HOST_ADDRESS)
-        cls.host.install_hook(wrapper)
+        cls.host.install_sovd_hook(os.path.abspath(HOOK_BIN), os.path.join(sovd_dir, "sovd.sock"))
         cls.host.start()
         cls.addClassCleanup(cls.host.stop)
         for pool, path in cls.pool_dirs.items():

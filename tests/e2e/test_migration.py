@@ -44,7 +44,6 @@ Run from the source tree:
 """
 import json
 import os
-import shlex
 import shutil
 import socket
 import subprocess
@@ -176,13 +175,7 @@ class MigrationTest(unittest.TestCase):
         cls.us = PrivateLibvirtHost("e2e-mig-us", US_ADDRESS, netns=cls.netns[US_OCTET])
         for host, sovd_dir in ((cls.dst, cls.dst_dir), (cls.us, cls.us_dir)):
             os.mkdir(sovd_dir)
-            wrapper = os.path.join(cls.tmp, f"hook-{host.name}")
-            with open(wrapper, "w") as f:
-                f.write("#!/bin/sh\n"
-                        f"exec {shlex.quote(HOOK_BIN)} --socket {shlex.quote(os.path.join(sovd_dir, 'sovd.sock'))}"
-                        " --timeout-ms 5000 -- \"$@\"\n")
-            os.chmod(wrapper, 0o755)
-            host.install_hook(wrapper)
+            host.install_sovd_hook(HOOK_BIN, os.path.join(sovd_dir, "sovd.sock"))
         for host in (cls.src, cls.dst, cls.us):
             host.start()
             cls.addClassCleanup(host.stop)

@@ -215,6 +215,20 @@ class HiddenStorageTest(unittest.TestCase):
         self.assertFalse([p for p in paths if p.startswith("/")], paths)
 
 
+NOBODY = pwd.getpwnam("nobody")
+
+
+def run_as_nobody(code, socket_path, timeout):
+    """Runs Python @code (argv[1] = @socket_path) as the unprivileged, unmapped user nobody."""
+    def demote():
+        os.setgroups([])
+        os.setgid(NOBODY.pw_gid)
+        os.setuid(NOBODY.pw_uid)
+
+    return subprocess.run(["/usr/bin/python3", "-c", code, socket_path], preexec_fn=demote,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @unittest.skipUnless(os.geteuid() == 0, "switching to another uid needs root")
 class ConnectionLimitTest(unittest.TestCase):
     """One local user cannot hold every connection: past 32, its requests get 429."""
@@ -238,15 +252,7 @@ class ConnectionLimitTest(unittest.TestCase):
                 "held.pop().close(); import time; time.sleep(0.3)\n"
                 "again = conn(); after = get(again)\n"
                 "print(first, over, after)\n")
-            nobody = pwd.getpwnam("nobody")
-
-            def demote():
-                os.setgroups([])
-                os.setgid(nobody.pw_gid)
-                os.setuid(nobody.pw_uid)
-
-            out = subprocess.run(["/usr/bin/python3", "-c", code, s.socket_path], preexec_fn=demote,
-                                 capture_output=True, text=True, timeout=60)
+            out = run_as_nobody(code, s.socket_path, timeout=60)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(out.stdout.split(), ["200", "429", "200"], out.stdout)
             # root is not limited, and the daemon serves others meanwhile.
@@ -255,6 +261,7 @@ class ConnectionLimitTest(unittest.TestCase):
             s.cleanup()
 
 
+@unittest.skipUnless(os.geteuid() == 0, "switching to another uid needs root")
 class RefusalFloodTest(unittest.TestCase):
     """A caller's refused calls cannot grow the audit log without bound: past
     a burst they are counted, and the count is on record."""
@@ -278,21 +285,13 @@ class RefusalFloodTest(unittest.TestCase):
                 "time.sleep(1.2)\n"
                 "last = post()\n"
                 "import json; print(json.dumps({'flood': sorted(set(flood)), 'last': last, 'took': took}))\n")
-            nobody = pwd.getpwnam("nobody")
-
-            def demote():
-                os.setgroups([])
-                os.setgid(nobody.pw_gid)
-                os.setuid(nobody.pw_uid)
-
-            out = subprocess.run(["/usr/bin/python3", "-c", code, s.socket_path], preexec_fn=demote,
-                                 capture_output=True, text=True, timeout=120)
+            out = run_as_nobody(code, s.socket_path, timeout=120)
             self.assertEqual(out.returncode, 0, out.stderr)
             got = json.loads(out.stdout)
             took = got["took"]
             self.assertEqual((got["flood"], got["last"]), ([403], 403), got)
             recs = s.get("/v1/audit?limit=1000").json["records"]
-            mine = [r for r in recs if r.get("caller", "").startswith(f"uid={nobody.pw_uid} ")]
+            mine = [r for r in recs if r.get("caller", "").startswith(f"uid={NOBODY.pw_uid} ")]
             calls = [r for r in mine if r["kind"] == "api"]
             gaps = [r for r in mine if r["kind"] == "operation" and r["operation"] == "refusal-records"]
             # The burst, what refilled while the flood lasted (2 a second), and the last call.
